@@ -1,0 +1,1 @@
+"""metawatch: World of Warcraft Mythic+ leaderboards as trustworthy weekly numbers."""

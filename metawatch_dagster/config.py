@@ -1,0 +1,56 @@
+"""Settings read from the environment, in one place, with defaults that work."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REGIONS: tuple[str, ...] = ("us", "eu", "kr", "tw")
+
+DEFAULT_API_URL = "https://{region}.api.blizzard.com"
+DEFAULT_OAUTH_URL = "https://oauth.battle.net/token"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str = DEFAULT_API_URL
+    oauth_url: str = DEFAULT_OAUTH_URL
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    data_dir: Path = Path("data")
+    regions: tuple[str, ...] = REGIONS
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        regions = tuple(
+            r.strip().lower() for r in env.get("METAWATCH_REGIONS", ",".join(REGIONS)).split(",")
+        )
+        unknown = [r for r in regions if r not in REGIONS]
+        if unknown:
+            raise ValueError(f"METAWATCH_REGIONS has unknown regions {unknown}; known: {REGIONS}")
+        return cls(
+            api_url=env.get("METAWATCH_API_URL", DEFAULT_API_URL),
+            oauth_url=env.get("METAWATCH_OAUTH_URL", DEFAULT_OAUTH_URL),
+            client_id=env.get("BLIZZARD_CLIENT_ID") or None,
+            client_secret=env.get("BLIZZARD_CLIENT_SECRET") or None,
+            data_dir=Path(env.get("METAWATCH_DATA_DIR", "data")).resolve(),
+            regions=regions,
+        )
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.data_dir / "reference"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "state"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "metawatch.duckdb"
