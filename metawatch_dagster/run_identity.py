@@ -21,7 +21,9 @@ def run_id_text(
     members: Iterable[tuple[int, int]],
 ) -> str:
     roster = ",".join(f"{realm}:{character}" for realm, character in sorted(members))
-    return f"{region}|{period}|{dungeon_id}|{completed_timestamp}|{duration}|{keystone_level}|{roster}"
+    return (
+        f"{region}|{period}|{dungeon_id}|{completed_timestamp}|{duration}|{keystone_level}|{roster}"
+    )
 
 
 def run_id(
