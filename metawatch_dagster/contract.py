@@ -110,3 +110,8 @@ REFERENCE_TABLES: dict[str, str] = {
 }
 
 PARTITIONED_TABLES = ("runs", "run_members", "run_boards", "boards", "rejected_entries")
+
+
+def column_names(columns_sql: str) -> list[str]:
+    """The column names of one of the DDL column lists above, quoted where the DDL quotes them."""
+    return [line.split()[0] for line in columns_sql.strip().split("\n") if line.strip()]
