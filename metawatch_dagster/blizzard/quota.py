@@ -1,0 +1,171 @@
+"""The API quota (per second and per hour), shared by every thread and process using one state folder.
+
+Each request first reserves a send time in a small JSON file guarded by ``fcntl.flock``, then sleeps
+until that time. The file holds:
+
+- ``sends``: the most recent reserved send times (wall clock, possibly slightly in the future). A new
+  send may start only ``window`` seconds after the send ``burst`` places before it, so no window of
+  ``window`` seconds ever holds more than ``burst`` sends. With ``burst`` a little under the per-second
+  limit and ``window`` a little over one second, arrival jitter at the server cannot make a strict
+  1-second sliding window see more than the limit, while one busy process still gets ~95% of it.
+- ``minutes``: sends counted per wall-clock minute. A new send may start only while the minute buckets
+  that overlap the last hour (plus one spare minute for jitter) hold fewer than ``per_hour``.
+- ``paused_until``: set after the server answered 429, so every process holds off, not just one thread.
+
+Wall-clock time is used because monotonic clocks are not comparable across reboots, and the hourly
+budget must survive a restart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metawatch_dagster.files import atomic_write_bytes
+
+log = logging.getLogger("metawatch.blizzard")
+
+MINUTE = 60
+# Minute buckets consulted for the hourly limit: the 60 full minutes of the hour, the partial minute at
+# its start, and one spare minute so jittered arrivals stay inside the server's window too.
+HOUR_BUCKETS = 62
+# Reservations further ahead than this can only come from a clock that jumped back; they are dropped.
+FUTURE_HORIZON_S = 2 * 3600
+
+
+@dataclass
+class _State:
+    sends: list[float] = field(default_factory=list)
+    minutes: dict[int, int] = field(default_factory=dict)
+    paused_until: float = 0.0
+
+
+class QuotaLimiter:
+    """At most ``per_second`` request starts in any second and ``per_hour`` in any hour, across every
+    process sharing ``state_dir``. Call ``acquire()`` before each request (retries included)."""
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        per_second: int = 100,
+        per_hour: int = 36000,
+        *,
+        name: str = "blizzard-quota",
+        burst_headroom: float = 0.02,
+        window_margin_s: float = 0.03,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if per_second < 1 or per_hour < 1:
+            raise ValueError("per_second and per_hour must be at least 1")
+        self.state_dir = Path(state_dir)
+        self.per_second = per_second
+        self.per_hour = per_hour
+        self.burst = max(1, math.floor(per_second * (1 - burst_headroom)))
+        self.window = 1.0 + window_margin_s
+        self._state_path = self.state_dir / f"{name}.json"
+        self._lock_path = self.state_dir / f"{name}.lock"
+        self._clock = clock
+        self._sleep = sleep
+        self._thread_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"QuotaLimiter({str(self.state_dir)!r}, per_second={self.per_second}, "
+            f"per_hour={self.per_hour})"
+        )
+
+    @property
+    def sustained_rate(self) -> float:
+        """Requests per second one saturating caller can reach under the per-second rule."""
+        return self.burst / self.window
+
+    def acquire(self) -> float:
+        """Reserve the next free send time and sleep until it; returns the seconds waited."""
+        with self._transaction() as state:
+            now = self._clock()
+            slot = self._next_slot(state, now)
+            self._record(state, slot)
+        wait = slot - self._clock()
+        if wait > 0:
+            if wait > 5:
+                log.warning("quota: waiting %.0f s for a free request slot", wait)
+            self._sleep(wait)
+        return max(0.0, slot - now)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every sharer of this state off for ``seconds`` (after a 429 with Retry-After)."""
+        with self._transaction() as state:
+            state.paused_until = max(state.paused_until, self._clock() + seconds)
+
+    def _next_slot(self, state: _State, now: float) -> float:
+        slot = max(now, state.paused_until)
+        if state.sends:
+            slot = max(slot, state.sends[-1])
+        if len(state.sends) >= self.burst:
+            slot = max(slot, state.sends[-self.burst] + self.window)
+        while True:
+            bucket = int(slot // MINUTE)
+            in_hour = {m: n for m, n in state.minutes.items() if m > bucket - HOUR_BUCKETS}
+            if sum(in_hour.values()) < self.per_hour:
+                return slot
+            slot = max(slot, (min(in_hour) + HOUR_BUCKETS) * MINUTE)
+
+    def _record(self, state: _State, slot: float) -> None:
+        state.sends.append(slot)
+        del state.sends[: -self.burst]
+        bucket = int(slot // MINUTE)
+        state.minutes[bucket] = state.minutes.get(bucket, 0) + 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_State]:
+        """The state, read and written back under both the thread lock and the file lock."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock, open(self._lock_path, "a+b") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                state = self._load()
+                yield state
+                self._save(state)
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _load(self) -> _State:
+        try:
+            raw = json.loads(self._state_path.read_bytes())
+            state = _State(
+                sends=[float(t) for t in raw["sends"]],
+                minutes={int(m): int(n) for m, n in raw["minutes"].items()},
+                paused_until=float(raw["paused_until"]),
+            )
+        except FileNotFoundError:
+            return _State()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Written atomically, so this means someone edited it; start over, loudly.
+            log.warning("quota: unreadable state in %s, starting afresh", self._state_path)
+            return _State()
+        now = self._clock()
+        horizon = now + FUTURE_HORIZON_S
+        oldest_bucket = int(now // MINUTE) - HOUR_BUCKETS
+        state.sends = sorted(t for t in state.sends if t <= horizon)
+        state.minutes = {
+            m: n for m, n in state.minutes.items() if oldest_bucket < m <= horizon // MINUTE
+        }
+        state.paused_until = min(state.paused_until, horizon)
+        return state
+
+    def _save(self, state: _State) -> None:
+        payload = {
+            "sends": [round(t, 6) for t in state.sends],
+            "minutes": {str(m): n for m, n in sorted(state.minutes.items())},
+            "paused_until": state.paused_until,
+        }
+        atomic_write_bytes(self._state_path, json.dumps(payload).encode())
