@@ -1,0 +1,5 @@
+"""Parsing raw leaderboard snapshots into the contract tables, in DuckDB SQL."""
+
+from metawatch_dagster.parsing.partition import ForeignManifestError, ParseResult, parse_partition
+
+__all__ = ["ForeignManifestError", "ParseResult", "parse_partition"]
