@@ -36,9 +36,8 @@ log = logging.getLogger("metawatch.blizzard")
 Namespace = Literal["dynamic", "static"]
 
 _CONNECTED_REALM_IN_HREF = re.compile(r"connected-realm/(\d+)")
-_TRANSIENT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
+# requests' names for a body that ended before its announced length or could not be decoded.
+_BODY_CUT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
@@ -288,7 +287,9 @@ class BlizzardClient:
             body = response.content
         except requests.Timeout as error:
             raise _Retry(f"timeout ({error.__class__.__name__})", "timeout") from None
-        except _TRANSIENT_ERRORS as error:
+        except _BODY_CUT_ERRORS as error:
+            raise _Retry(f"truncated body ({error.__class__.__name__})", "truncated") from None
+        except requests.ConnectionError as error:
             raise _Retry(f"{error.__class__.__name__}: {error}", "connection") from None
         except requests.RequestException as error:
             raise BlizzardError(f"GET {url} failed: {error.__class__.__name__}: {error}") from None
