@@ -92,6 +92,7 @@ class StubApi:
     seen: list[Seen] = field(default_factory=list)
     tokens_issued: list[str] = field(default_factory=list)
     refused_tokens: set[str] = field(default_factory=set)
+    fallback: Behaviour | None = None  # for paths without a script; None answers 404
 
     def script(self, path: str, *behaviours: Behaviour) -> None:
         """Answer ``path`` (without query) with these behaviours in turn; the last one repeats."""
@@ -164,6 +165,8 @@ class StubApi:
     def _next(self, path: str) -> Behaviour:
         with self._lock:
             script = self.scripts.get(path)
+            if not script and self.fallback is not None:
+                return self.fallback
             if not script:
                 return answer(404, b'{"code":404,"type":"BLZWEBAPI00000404","detail":"Not Found"}')
             return script.pop(0) if len(script) > 1 else script[0]

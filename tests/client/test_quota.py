@@ -1,0 +1,103 @@
+"""The quota limiter on a fake clock: exact send times, no real waiting."""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+import pytest
+
+from metawatch_dagster.blizzard import QuotaLimiter
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_700_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def limiter(path: Path, clock: FakeClock, **limits) -> QuotaLimiter:
+    return QuotaLimiter(path, clock=clock, sleep=clock.sleep, **limits)
+
+
+def most_in_any_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    return max(bisect.bisect_right(times, t + window - 1e-9) - i for i, t in enumerate(times))
+
+
+def test_no_second_holds_more_than_the_limit_and_the_rate_stays_high(tmp_path: Path):
+    clock = FakeClock()
+    quota = limiter(tmp_path, clock, per_second=100)
+    sends = []
+    for _ in range(10 * quota.burst):
+        quota.acquire()
+        sends.append(clock.now)
+    assert most_in_any_window(sends, 1.0) == quota.burst == 98
+    # A saturating caller sends whole bursts, one per window.
+    rate = len(sends) / (sends[-1] - sends[0] + quota.window)
+    assert 0.93 * 100 <= rate < 100
+
+
+def test_two_limiters_on_one_folder_share_the_quota(tmp_path: Path):
+    """Two instances stand for two processes: separate objects, one state file."""
+    clock = FakeClock()
+    first = limiter(tmp_path, clock, per_second=20)
+    second = limiter(tmp_path, clock, per_second=20)
+    sends = []
+    for i in range(15 * first.burst):
+        (first if i % 3 else second).acquire()
+        sends.append(clock.now)
+    assert most_in_any_window(sends, 1.0) <= 20
+    assert len(sends) / (sends[-1] - sends[0] + first.window) >= 0.9 * 20
+
+
+def test_the_hourly_budget_holds_for_a_whole_hour(tmp_path: Path):
+    clock = FakeClock()
+    quota = limiter(tmp_path, clock, per_second=100, per_hour=50)
+    sends = []
+    for _ in range(120):
+        quota.acquire()
+        sends.append(clock.now)
+    assert most_in_any_window(sends, 3600.0) == 50
+    assert sends[50] - sends[0] >= 3600
+
+
+def test_the_hourly_budget_survives_a_restart(tmp_path: Path):
+    clock = FakeClock()
+    for _ in range(30):
+        limiter(tmp_path, clock, per_hour=40).acquire()
+    clock.now += 600
+    restarted = limiter(tmp_path, clock, per_hour=40)
+    for _ in range(10):
+        assert restarted.acquire() == 0
+    assert restarted.acquire() > 2000  # the 41st waits until the first ones leave the hour
+
+
+def test_a_pause_holds_every_sharer_off(tmp_path: Path):
+    clock = FakeClock()
+    first = limiter(tmp_path, clock)
+    second = limiter(tmp_path, clock)
+    first.acquire()
+    first.pause(5.0)
+    assert second.acquire() == pytest.approx(5.0)
+
+
+def test_an_unreadable_state_file_starts_afresh(tmp_path: Path):
+    clock = FakeClock()
+    (tmp_path / "blizzard-quota.json").write_text("{not json")
+    assert limiter(tmp_path, clock).acquire() == 0
+    assert limiter(tmp_path, clock).acquire() == 0
+
+
+def test_sends_from_a_clock_that_jumped_back_are_forgotten(tmp_path: Path):
+    clock = FakeClock()
+    quota = limiter(tmp_path, clock, per_second=2)
+    quota.acquire()
+    quota.acquire()
+    clock.now -= 24 * 3600
+    assert quota.acquire() == 0
