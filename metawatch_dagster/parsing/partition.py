@@ -133,7 +133,7 @@ def _unreadable_reason(con: duckdb.DuckDBPyConnection, file: str) -> str:
         return "missing_body"
     try:
         con.execute(
-            "SELECT count(*) FROM read_json_objects($file, format = 'unstructured', compression = 'gzip')",
+            "SELECT count(*) FROM read_json_objects($file, format = 'unstructured', hive_partitioning = false, compression = 'gzip')",
             {"file": file},
         ).fetchone()
     except duckdb.Error:

@@ -2,6 +2,8 @@
 
 Statements take named parameters `$region`, `$period` and, where they read files, a list of paths.
 Temp tables are prefixed `parse_` (work) and `staged_` (rows ready for the contract tables).
+Every read_json sets hive_partitioning = false: the raw paths hold `region=`/`period=` folders, and
+DuckDB would otherwise fill a body's or manifest's `period` from the path, hiding what the file says.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ BODY_COLUMNS = (
     f" 'map_challenge_mode_id': 'BIGINT', 'leading_groups': '{ENTRY_TYPE}[]'}}"
 )
 _READ_BODIES = (
-    f"read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured', compression = 'gzip',"
+    f"read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured', hive_partitioning = false, compression = 'gzip',"
     " filename = true)"
 )
 
@@ -65,7 +67,7 @@ WORK_TABLES = (
 READ_MANIFESTS = f"""
 INSERT INTO parse_snapshots
 SELECT format, region, period, snapshot_id, boards
-FROM read_json($files, columns = {MANIFEST_COLUMNS}, format = 'unstructured')
+FROM read_json($files, columns = {MANIFEST_COLUMNS}, format = 'unstructured', hive_partitioning = false)
 """
 
 FOREIGN_MANIFESTS = """
@@ -104,6 +106,7 @@ SELECT f.body_file, 'invalid_json', 'not exactly one JSON object'
 FROM (SELECT unnest($files) AS body_file) f
 LEFT JOIN (SELECT body_file, count(*) AS n FROM parse_bodies GROUP BY body_file) b USING (body_file)
 WHERE coalesce(b.n, 0) <> 1
+  AND f.body_file NOT IN (SELECT body_file FROM parse_bad_bodies)
 UNION ALL
 SELECT body_file, 'not_a_leaderboard', 'no period in the body'
 FROM parse_bodies GROUP BY body_file HAVING count(*) = 1 AND bool_and(period IS NULL)
@@ -266,7 +269,7 @@ REJECTED_BODY_FILES = (
 READ_RAW_ENTRIES = """
 CREATE OR REPLACE TEMP TABLE parse_raw_entries AS
 SELECT b.filename AS body_file, e.raw, e.entry_index
-FROM read_json($files, columns = {'leading_groups': 'JSON[]'}, format = 'unstructured',
+FROM read_json($files, columns = {'leading_groups': 'JSON[]'}, format = 'unstructured', hive_partitioning = false,
                compression = 'gzip', filename = true) b
 CROSS JOIN unnest(b.leading_groups) WITH ORDINALITY AS e(raw, entry_index)
 """
