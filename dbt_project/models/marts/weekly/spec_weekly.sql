@@ -1,0 +1,69 @@
+with
+
+runs as (
+    select run_id, period, region, keystone_level, is_timed
+    from {{ ref('fct_runs') }}
+    where {{ in_partitions() }}
+),
+
+members as (
+    select run_id, spec_id
+    from {{ ref('stg_run_members') }}
+    where {{ in_partitions() }}
+),
+
+-- One row per spec and run: a run with two players of a spec counts once in `runs`.
+spec_runs as (
+    select
+        runs.period,
+        runs.region,
+        members.spec_id,
+        runs.run_id,
+        any_value(runs.keystone_level) as keystone_level,
+        any_value(runs.is_timed) as is_timed,
+        count(*) as players
+    from runs
+    inner join members using (run_id)
+    group by all
+),
+
+per_spec as (
+    select
+        period,
+        region,
+        spec_id,
+        count(*) as runs,
+        sum(players) as appearances,
+        count(*) filter (where keystone_level < 10) as runs_below_10,
+        count(*) filter (where keystone_level between 10 and 14) as runs_10_to_14,
+        count(*) filter (where keystone_level between 15 and 19) as runs_15_to_19,
+        count(*) filter (where keystone_level >= 20) as runs_20_plus,
+        quantile_cont(keystone_level, 0.5) as median_level,
+        max(keystone_level) as max_level,
+        avg(is_timed::double) as timed_rate
+    from spec_runs
+    group by all
+)
+
+select
+    per_spec.period,
+    per_spec.region,
+    per_spec.spec_id,
+    specs.spec_name,
+    specs.class_id,
+    specs.class_name,
+    specs.role,
+    per_spec.runs,
+    per_spec.appearances,
+    per_spec.appearances
+        / sum(per_spec.appearances) over (partition by per_spec.period, per_spec.region, specs.role)
+        as role_share,
+    per_spec.runs_below_10,
+    per_spec.runs_10_to_14,
+    per_spec.runs_15_to_19,
+    per_spec.runs_20_plus,
+    per_spec.median_level,
+    per_spec.max_level,
+    per_spec.timed_rate
+from per_spec
+left join {{ ref('stg_specs') }} as specs using (spec_id)

@@ -1,0 +1,148 @@
+"""dbt models as Dagster assets: staging and weekly marts per (period, region), season marts whole.
+
+Lineage runs from the contract tables (asset keys `runs`, `run_members`, ..., `ref_specs`) through
+`stg_*` views to the marts; dbt tests are asset checks. Every dbt step holds the `duckdb` pool.
+"""
+
+# No `from __future__ import annotations`: Dagster checks the `context` annotation of ops as an object.
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from metawatch_dagster.config import Settings
+from metawatch_dagster.partitions import parse_partition_key, period_region_partitions
+from metawatch_dagster.resources import MetawatchResource
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+DUCKDB_POOL = "duckdb"
+STAGING_GROUP = "staging"
+MARTS_GROUP = "marts"
+DOCS_GROUP = "docs"
+
+WEEKLY_SELECTION = "tag:staging tag:weekly"
+SEASON_SELECTION = "tag:season"
+WEEKLY_MARTS = ("fct_runs", "spec_weekly", "composition_weekly", "dungeon_weekly", "board_coverage")
+SEASON_MARTS = ("spec_tiers",)
+MARTS = WEEKLY_MARTS + SEASON_MARTS
+# The files of the static docs site that `dbt docs generate` writes to its target folder.
+DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    # A fresh checkout outside `dagster dev` (the CLI, a first import): parse once so assets load.
+    dbt_project.preparer.prepare(dbt_project)
+
+
+def prepare_manifest() -> Path:
+    """Parse the dbt project into a fresh manifest (tests' session fixture, the CLI)."""
+    dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
+
+
+def dbt_vars(partition_keys: Iterable[str], warehouse_path: Path) -> dict[str, Any]:
+    """The dbt `--vars` of a run: the warehouse's absolute path and the partitions to rebuild.
+
+    No partition keys means a full build (the models read every partition).
+    """
+    partitions = sorted({parse_partition_key(key) for key in partition_keys})
+    return {
+        "warehouse_path": str(Path(warehouse_path).resolve()),
+        "partitions": [{"period": p.period, "region": p.region} for p in partitions],
+    }
+
+
+class MetawatchDbtTranslator(DagsterDbtTranslator):
+    """Asset keys read like the warehouse: sources are the contract tables, models their names."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return dg.AssetKey(dbt_resource_props["name"])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] != "model":
+            return None
+        return STAGING_GROUP if "staging" in dbt_resource_props["fqn"] else MARTS_GROUP
+
+
+translator = MetawatchDbtTranslator()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select=WEEKLY_SELECTION,
+    name="dbt_weekly",
+    partitions_def=period_region_partitions,
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    pool=DUCKDB_POOL,
+)
+def dbt_weekly(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, metawatch: MetawatchResource
+):
+    """Staging views and the weekly marts, rebuilt for exactly the run's (period, region) partitions."""
+    variables = dbt_vars(context.partition_keys, metawatch.settings().warehouse_path)
+    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select=SEASON_SELECTION,
+    name="dbt_season",
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    pool=DUCKDB_POOL,
+)
+def dbt_season(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, metawatch: MetawatchResource
+):
+    """Marts per season and across regions, rebuilt whole from every partition."""
+    variables = dbt_vars([], metawatch.settings().warehouse_path)
+    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+
+
+def build_docs(settings: Settings, dbt: DbtCliResource | None = None) -> Path:
+    """Generate dbt's docs site (with the warehouse's catalog) into `$METAWATCH_DATA_DIR/docs`.
+
+    Opens the warehouse: hold the `duckdb` pool (the asset does) or make sure nothing else has it
+    open. Returns the docs folder; `static_index.html` is a single self-contained page.
+    """
+    dbt = dbt or dbt_resource()
+    docs_dir = settings.data_dir / "docs"
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    variables = dbt_vars([], settings.warehouse_path)
+    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".docs-") as target:
+        dbt.cli(
+            ["docs", "generate", "--static", "--vars", json.dumps(variables)],
+            target_path=Path(target),
+        ).wait()
+        for name in DOCS_FILES:
+            shutil.copy2(Path(target) / name, docs_dir / name)
+    return docs_dir
+
+
+@dg.asset(
+    deps=[dg.AssetKey(name) for name in MARTS],
+    group_name=DOCS_GROUP,
+    kinds={"dbt", "html"},
+    pool=DUCKDB_POOL,
+)
+def dbt_docs(metawatch: MetawatchResource, dbt: DbtCliResource) -> dg.MaterializeResult:
+    """dbt's static docs site (models, columns, tests, lineage, catalog) under data/docs/."""
+    docs_dir = build_docs(metawatch.settings(), dbt)
+    catalog = json.loads((docs_dir / "catalog.json").read_text())
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(docs_dir / "index.html")),
+            "catalog_nodes": len(catalog.get("nodes", {})),
+        }
+    )
