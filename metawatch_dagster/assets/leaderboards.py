@@ -1,0 +1,178 @@
+"""Leaderboard assets, partitioned by period × region.
+
+`leaderboard_pages` fetches a partition's boards into a raw snapshot on disk (never opens DuckDB);
+the contract tables are then parsed in DuckDB SQL from the union of the partition's snapshots.
+"""
+
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from metawatch_dagster.leaderboard_fetch import fetch_partition
+from metawatch_dagster.parsing import parse_partition
+from metawatch_dagster.partitions import parse_partition_key, period_region_partitions
+from metawatch_dagster.reference import ReferenceFetcher, ReferenceMissing, ReferenceStore
+from metawatch_dagster.resources import MetawatchResource
+from metawatch_dagster.warehouse import connect
+
+LEADERBOARD_GROUP = "leaderboards"
+PARSED_TABLES = ["runs", "run_members", "run_boards", "boards", "rejected_entries"]
+
+ALL_BOARDS_ANSWERED = "all_boards_answered"
+RUNS_FOR_PAST_PERIOD = "runs_present_for_past_period"
+RUN_ID_UNIQUE = "run_id_unique"
+FIVE_MEMBERS = "five_members_per_run"
+SPECS_KNOWN = "spec_ids_known"
+
+
+def week_metadata(store: ReferenceStore, region: str, period: int) -> dict[str, str]:
+    """The week's start and end in its region, so a person sees which dates a partition covers."""
+    for entry in store.periods(region)["periods"]:
+        if entry["period"] == period:
+            return {"week_start": entry["start"], "week_end": entry["end"]}
+    return {}
+
+
+def _board_plan(metawatch: MetawatchResource, client, region: str, period: int):
+    store = metawatch.reference()
+    try:
+        return store.board_plan(region, period)
+    except ReferenceMissing:
+        # A period the sensor just saw may be newer than the reference files: refresh this region once.
+        ReferenceFetcher(client, store).refresh([region])
+        return store.board_plan(region, period)
+
+
+@dg.asset(
+    partitions_def=period_region_partitions,
+    group_name=LEADERBOARD_GROUP,
+    kinds={"json"},
+    deps=["reference_files"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            ALL_BOARDS_ANSWERED,
+            asset="leaderboard_pages",
+            description="Every connected realm × dungeon board answered 200, 304 or 404.",
+        )
+    ],
+)
+def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchResource):
+    """Raw leaderboard bodies of one week in one region: one immutable snapshot per fetch."""
+    key = parse_partition_key(context.partition_key)
+    settings = metawatch.settings()
+    with metawatch.client() as client:
+        plan = _board_plan(metawatch, client, key.region, key.period)
+        context.log.info(
+            f"fetching {len(plan.boards)} boards of {key.key}: {len(plan.connected_realm_ids)} "
+            f"connected realms × {len(plan.dungeons)} dungeons ({plan.dungeons_source})"
+        )
+
+        def progress(done: int, total: int) -> None:
+            if done % 100 == 0 or done == total:
+                context.log.info(f"{key.key}: {done}/{total} boards")
+
+        report = fetch_partition(client, settings.raw_dir, plan, progress=progress)
+    context.log.info(report.summary())
+    yield dg.MaterializeResult(
+        metadata={
+            **week_metadata(metawatch.reference(), key.region, key.period),
+            "boards": report.boards,
+            "status_200": report.statuses["200"],
+            "status_304": report.statuses["304"],
+            "status_404": report.statuses["404"],
+            "errors": report.statuses["error"],
+            "new_entries": report.entries,
+            "full_boards": report.full_boards,
+            "requests": report.requests,
+            "retries": report.retries,
+            "seconds": round(report.seconds, 2),
+            "bytes": report.bytes,
+            "snapshot": report.snapshot,
+            "dungeons_source": plan.dungeons_source,
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name=ALL_BOARDS_ANSWERED,
+        passed=report.statuses["error"] == 0,
+        metadata={"answered": report.answered, "boards": report.boards, "failed": report.errors[:20]},
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            table,
+            deps=[leaderboard_pages],
+            group_name=LEADERBOARD_GROUP,
+            kinds={"duckdb"},
+            partitions_def=period_region_partitions,
+        )
+        for table in PARSED_TABLES
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(RUNS_FOR_PAST_PERIOD, asset="runs", description="A week that has ended has runs."),
+        dg.AssetCheckSpec(RUN_ID_UNIQUE, asset="runs", description="run_id is unique."),
+        dg.AssetCheckSpec(FIVE_MEMBERS, asset="run_members", description="Every run has five members."),
+        dg.AssetCheckSpec(SPECS_KNOWN, asset="run_members", description="Every spec id is in ref_specs."),
+    ],
+    partitions_def=period_region_partitions,
+    pool="duckdb",
+)
+def leaderboard_tables(context: dg.AssetExecutionContext, metawatch: MetawatchResource):
+    """Runs, rosters and board listings parsed from every snapshot of the partition, replaced in one
+    transaction; entries that cannot be a valid run are quarantined in rejected_entries."""
+    key = parse_partition_key(context.partition_key)
+    settings = metawatch.settings()
+    with connect(settings.warehouse_path) as con:
+        result = parse_partition(con, settings.raw_dir, key.region, key.period)
+        checks = run_checks(con, key.region, key.period)
+    context.log.info(f"{key.key}: {result}")
+    for table in PARSED_TABLES:
+        yield dg.MaterializeResult(asset_key=table, metadata={"rows": result.rows[table]})
+    week = week_metadata(metawatch.reference(), key.region, key.period)
+    ended = bool(week) and datetime.fromisoformat(week["week_end"]) < datetime.now(UTC)
+    yield dg.AssetCheckResult(
+        check_name=RUNS_FOR_PAST_PERIOD,
+        asset_key="runs",
+        passed=not ended or result.rows["runs"] > 0,
+        metadata={"runs": result.rows["runs"], "week_ended": ended},
+    )
+    yield dg.AssetCheckResult(
+        check_name=RUN_ID_UNIQUE,
+        asset_key="runs",
+        passed=checks["duplicate_run_ids"] == 0,
+        metadata={"duplicate_run_ids": checks["duplicate_run_ids"]},
+    )
+    yield dg.AssetCheckResult(
+        check_name=FIVE_MEMBERS,
+        asset_key="run_members",
+        passed=checks["runs_without_five_members"] == 0,
+        metadata={"runs_without_five_members": checks["runs_without_five_members"]},
+    )
+    yield dg.AssetCheckResult(
+        check_name=SPECS_KNOWN,
+        asset_key="run_members",
+        passed=checks["unknown_spec_ids"] == 0,
+        metadata={"unknown_spec_ids": checks["unknown_spec_ids"]},
+    )
+
+
+def run_checks(con, region: str, period: int) -> dict[str, int]:
+    """The partition's data-quality counts, each zero when the rule holds."""
+    params = {"region": region, "period": period}
+    queries = {
+        "duplicate_run_ids": """
+            SELECT count(*) - count(DISTINCT run_id) FROM runs
+            WHERE region = $region AND period = $period""",
+        "runs_without_five_members": """
+            SELECT count(*) FROM runs r
+            LEFT JOIN (SELECT run_id, count(*) AS n FROM run_members
+                       WHERE region = $region AND period = $period GROUP BY run_id) m USING (run_id)
+            WHERE r.region = $region AND r.period = $period AND coalesce(m.n, 0) <> 5""",
+        "unknown_spec_ids": """
+            SELECT count(DISTINCT spec_id) FROM run_members
+            WHERE region = $region AND period = $period
+              AND spec_id NOT IN (SELECT spec_id FROM ref_specs)""",
+    }
+    return {name: con.execute(sql, params).fetchone()[0] for name, sql in queries.items()}

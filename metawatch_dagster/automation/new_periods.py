@@ -1,0 +1,80 @@
+"""The sensor that notices new periods, region by region.
+
+Each region resets at its own hour, so a new US period never touches the EU. When a region shows a new
+current period, the sensor registers it (ascending), requests that region's first load of it and a
+final load of the period that just closed there (its boards changed until the reset). The cursor holds
+each region's last seen current period, and run keys make a second evaluation request nothing twice.
+"""
+
+import json
+import os
+
+import dagster as dg
+
+from metawatch_dagster.jobs import partition_job
+from metawatch_dagster.partitions import partition_key, period_partitions
+from metawatch_dagster.period_registry import periods_to_register, registered_periods
+from metawatch_dagster.resources import MetawatchResource
+
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("METAWATCH_SENSOR_INTERVAL", "300"))
+
+
+def plan_new_periods(
+    seen: dict[str, int], current: dict[str, int]
+) -> tuple[dict[str, int], list[tuple[str, int, str]]]:
+    """Pure: the new cursor and the loads to request as (region, period, kind) tuples."""
+    cursor = dict(seen)
+    loads = []
+    for region, period in sorted(current.items()):
+        previous = seen.get(region)
+        if previous is not None and period <= previous:
+            continue
+        cursor[region] = period
+        loads.append((region, period, "first"))
+        if previous is not None:
+            loads.append((region, previous, "final"))
+    return cursor, loads
+
+
+@dg.sensor(
+    name="new_periods",
+    job=partition_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Registers each region's new period and loads it (and closes the previous one).",
+)
+def new_periods(context: dg.SensorEvaluationContext, metawatch: MetawatchResource):
+    settings = metawatch.settings()
+    with metawatch.client() as client:
+        current = {
+            region: client.period_index(region)["current_period"]["id"]
+            for region in settings.regions
+        }
+    seen = json.loads(context.cursor) if context.cursor else {}
+    cursor, loads = plan_new_periods(seen, current)
+    if not loads:
+        return dg.SkipReason(f"no new period (current: {current})")
+    registered = registered_periods(context.instance)
+    to_add, reorder = periods_to_register(registered, [period for _, period, _ in loads])
+    requests = []
+    if reorder:
+        requests.append(
+            dg.DeleteDynamicPartitionsRequest(period_partitions.name, [str(p) for p in registered])
+        )
+    if to_add:
+        requests.append(
+            dg.AddDynamicPartitionsRequest(period_partitions.name, [str(p) for p in to_add])
+        )
+    run_requests = [
+        dg.RunRequest(
+            run_key=f"{kind}:{partition_key(period, region)}",
+            partition_key=partition_key(period, region),
+            tags={"metawatch/load": kind},
+        )
+        for region, period, kind in loads
+    ]
+    return dg.SensorResult(
+        run_requests=run_requests,
+        cursor=json.dumps(cursor, sort_keys=True),
+        dynamic_partitions_requests=requests,
+    )

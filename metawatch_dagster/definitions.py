@@ -1,0 +1,23 @@
+"""The composition root: every asset, check, job, sensor, schedule and resource of metawatch."""
+
+import dagster as dg
+
+from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
+from metawatch_dagster.assets.reference import ref_tables, reference_files
+from metawatch_dagster.automation.current_period import (
+    build_freshness_checks,
+    current_period_hourly,
+)
+from metawatch_dagster.automation.new_periods import new_periods
+from metawatch_dagster.config import REGIONS
+from metawatch_dagster.jobs import partition_job, reference_job, reparse_job
+from metawatch_dagster.resources import default_resources
+
+defs = dg.Definitions(
+    assets=[reference_files, ref_tables, leaderboard_pages, leaderboard_tables],
+    asset_checks=build_freshness_checks(list(REGIONS)),
+    jobs=[reference_job, partition_job, reparse_job],
+    sensors=[new_periods],
+    schedules=[current_period_hourly],
+    resources=default_resources(),
+)

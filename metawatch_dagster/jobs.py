@@ -1,0 +1,29 @@
+"""The asset jobs: what a person, the sensor, the schedule or the CLI asks Dagster to run."""
+
+import dagster as dg
+
+from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
+from metawatch_dagster.assets.reference import ref_tables, reference_files
+from metawatch_dagster.partitions import period_region_partitions
+
+REFERENCE_JOB = "refresh_reference"
+PARTITION_JOB = "load_partition"
+REPARSE_JOB = "reparse_partition"
+
+reference_job = dg.define_asset_job(
+    REFERENCE_JOB,
+    selection=dg.AssetSelection.assets(reference_files, ref_tables),
+    description="Refresh periods, seasons, realms, dungeons and specs, and load the ref_* tables.",
+)
+partition_job = dg.define_asset_job(
+    PARTITION_JOB,
+    selection=dg.AssetSelection.assets(leaderboard_pages, leaderboard_tables),
+    partitions_def=period_region_partitions,
+    description="Fetch one week of one region incrementally and parse it into the contract tables.",
+)
+reparse_job = dg.define_asset_job(
+    REPARSE_JOB,
+    selection=dg.AssetSelection.assets(leaderboard_tables),
+    partitions_def=period_region_partitions,
+    description="Re-parse a partition from its raw snapshots alone, with no API calls.",
+)

@@ -1,0 +1,138 @@
+"""What the `metawatch` commands do, through the Dagster instance so every run shows in the UI."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from metawatch_dagster.config import Settings
+from metawatch_dagster.partitions import PeriodRegion
+from metawatch_dagster.period_registry import register_periods
+from metawatch_dagster.raw_store import list_partitions
+from metawatch_dagster.reference import ReferenceStore
+
+_RANGE = re.compile(r"^(\d+)-(\d+)$")
+
+
+@dataclass(frozen=True)
+class PeriodSpec:
+    """`current`, one period id, or an inclusive range `first-last`."""
+
+    current: bool = False
+    first: int | None = None
+    last: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> PeriodSpec:
+        text = text.strip().lower()
+        if text == "current":
+            return cls(current=True)
+        if text.isdigit():
+            return cls(first=int(text), last=int(text))
+        if match := _RANGE.match(text):
+            first, last = int(match.group(1)), int(match.group(2))
+            if first > last:
+                raise ValueError(f"period range {text!r} runs backwards")
+            return cls(first=first, last=last)
+        raise ValueError(f"period must be 'current', an id or 'first-last', not {text!r}")
+
+    def resolve(self, store: ReferenceStore, region: str) -> list[int]:
+        if self.current:
+            return [store.periods(region)["current_period"]]
+        return list(range(self.first, self.last + 1))
+
+
+def parse_regions(text: str, settings: Settings) -> list[str]:
+    regions = [r.strip().lower() for r in text.split(",") if r.strip()] if text else []
+    regions = regions or list(settings.regions)
+    unknown = sorted(set(regions) - {"us", "eu", "kr", "tw"})
+    if unknown:
+        raise ValueError(f"unknown regions {unknown}")
+    return regions
+
+
+class Operator:
+    """Runs metawatch's jobs in the instance at DAGSTER_HOME and reports one line per partition."""
+
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        defs: dg.Definitions,
+        settings: Settings,
+        out: Callable[[str], None] = print,
+    ):
+        self.instance = instance
+        self.defs = defs
+        self.settings = settings
+        self.out = out
+
+    def _run(self, job_name: str, partition_key: str | None = None) -> dg.ExecuteInProcessResult:
+        job = self.defs.resolve_job_def(job_name)
+        return job.execute_in_process(
+            instance=self.instance, partition_key=partition_key, raise_on_error=False
+        )
+
+    def _report(self, label: str, result: dg.ExecuteInProcessResult, started: float) -> bool:
+        seconds = time.monotonic() - started
+        if result.success:
+            self.out(f"  ok      {label} ({seconds:.1f}s, run {result.run_id[:8]})")
+            return True
+        failures = [
+            event.step_key or event.event_type_value
+            for event in result.all_events
+            if event.is_failure
+        ]
+        self.out(
+            f"  FAILED  {label} ({seconds:.1f}s, run {result.run_id[:8]}; failed steps: "
+            f"{', '.join(failures) or 'see the run in the Dagster UI'})"
+        )
+        return False
+
+    def refresh_reference(self) -> bool:
+        from metawatch_dagster.jobs import REFERENCE_JOB
+
+        started = time.monotonic()
+        self.out("reference: periods, seasons, realms, dungeons, specs")
+        return self._report("reference", self._run(REFERENCE_JOB), started)
+
+    def load(self, regions: list[str], spec: PeriodSpec, job_name: str) -> bool:
+        if not self.refresh_reference():
+            return False
+        store = ReferenceStore(self.settings.reference_dir)
+        partitions = sorted(
+            PeriodRegion(period, region)
+            for region in regions
+            for period in spec.resolve(store, region)
+        )
+        return self.run_partitions(partitions, job_name)
+
+    def run_partitions(self, partitions: list[PeriodRegion], job_name: str) -> bool:
+        added = register_periods(self.instance, [p.period for p in partitions])
+        if added:
+            self.out(f"registered periods {', '.join(map(str, added))}")
+        ok = True
+        for index, partition in enumerate(partitions, start=1):
+            started = time.monotonic()
+            self.out(f"[{index}/{len(partitions)}] {partition.key}")
+            result = self._run(job_name, partition.key)
+            ok &= self._report(partition.key, result, started)
+        return ok
+
+    def rebuild(self, regions: list[str], spec: PeriodSpec | None, job_name: str) -> bool:
+        held = [
+            PeriodRegion(period, region)
+            for region, period in list_partitions(self.settings.raw_dir)
+            if region in regions
+        ]
+        if spec is not None and not spec.current:
+            held = [p for p in held if spec.first <= p.period <= spec.last]
+        if not held:
+            self.out(f"no raw snapshots under {self.settings.raw_dir} for {', '.join(regions)}")
+            return False
+        return self.run_partitions(sorted(held), job_name)
+
+

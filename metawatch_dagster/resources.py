@@ -1,0 +1,44 @@
+"""Dagster resources: where the data lives and how to reach the API.
+
+Credentials are read from the environment when a client is made, so they never enter run config,
+the event log or a resource's repr.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+
+from metawatch_dagster.blizzard import BlizzardClient
+from metawatch_dagster.config import Settings
+from metawatch_dagster.reference import ReferenceStore
+
+
+class MetawatchResource(dg.ConfigurableResource):
+    """Settings from the environment; `data_dir` may be overridden (tests, one-off rebuilds)."""
+
+    data_dir: str | None = None
+
+    def settings(self) -> Settings:
+        settings = Settings.from_env()
+        if self.data_dir:
+            settings = replace(settings, data_dir=Path(self.data_dir).resolve())
+        return settings
+
+    def reference(self) -> ReferenceStore:
+        return ReferenceStore(self.settings().reference_dir)
+
+    def client(self) -> BlizzardClient:
+        settings = self.settings()
+        if not (settings.client_id and settings.client_secret):
+            raise dg.Failure(
+                "BLIZZARD_CLIENT_ID and BLIZZARD_CLIENT_SECRET are not set: export Blizzard API "
+                "credentials, or start `metawatch-sandbox` and export the line it prints"
+            )
+        return BlizzardClient.from_settings(settings)
+
+
+def default_resources() -> dict[str, object]:
+    return {"metawatch": MetawatchResource()}
