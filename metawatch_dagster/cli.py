@@ -9,13 +9,12 @@ import sys
 from metawatch_dagster.config import Settings
 
 
-def _operator():
-    import dagster as dg
-
+def _operator(settings: Settings | None = None):
     from metawatch_dagster.definitions import defs
+    from metawatch_dagster.instance_home import get_instance
     from metawatch_dagster.operations import Operator
 
-    return Operator(dg.DagsterInstance.get(), defs, Settings.from_env())
+    return Operator(get_instance(), defs, settings or Settings.from_env())
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -24,7 +23,10 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     regions = parse_regions(args.region, settings)
-    ok = _operator().load(regions, PeriodSpec.parse(args.period), PARTITION_JOB)
+    operator = _operator(settings)
+    ok = operator.load(regions, PeriodSpec.parse(args.period), PARTITION_JOB)
+    if ok and args.publish:
+        ok = operator.publish()
     return 0 if ok else 1
 
 
@@ -35,7 +37,29 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     regions = parse_regions(args.region, settings)
     spec = PeriodSpec.parse(args.period) if args.period else None
-    return 0 if _operator().rebuild(regions, spec, REPARSE_JOB) else 1
+    operator = _operator(settings)
+    ok = operator.rebuild(regions, spec, REPARSE_JOB) and operator.publish()
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from metawatch_dagster.demo import run_demo
+
+    return run_demo(_operator)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from metawatch_dagster.dev_server import run_dev
+    from metawatch_dagster.instance_home import ensure_dagster_home
+
+    ensure_dagster_home()
+    return run_dev(host=args.host, port=args.port)
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from metawatch_dagster.docs_server import build_and_serve
+
+    return build_and_serve(Settings.from_env(), serve=args.serve, port=args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,15 +70,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    load = commands.add_parser("load", help="fetch and parse weeks through the Dagster instance")
-    load.add_argument("--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)")
-    load.add_argument("--period", default="current", help="current | <id> | <first>-<last>")
+    load = commands.add_parser(
+        "load", help="fetch, parse and model weeks through the Dagster instance"
+    )
+    load.add_argument(
+        "--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)"
+    )
+    load.add_argument(
+        "--period", default="current", help="current | latest:N | <id> | <first>-<last>"
+    )
+    load.add_argument(
+        "--no-publish",
+        dest="publish",
+        action="store_false",
+        help="skip the season marts, docs, serving copy and exports after the load",
+    )
     load.set_defaults(func=cmd_load)
 
     rebuild = commands.add_parser("rebuild", help="re-parse from raw snapshots alone, no API calls")
     rebuild.add_argument("--region", default="", help="comma-separated regions (default: all held)")
     rebuild.add_argument("--period", default="", help="<id> | <first>-<last> (default: all held)")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    demo = commands.add_parser("demo", help="two weeks of two regions end to end, with a summary")
+    demo.set_defaults(func=cmd_demo)
+
+    dev = commands.add_parser("dev", help="the sandbox with a fast clock and the Dagster UI")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
+
+    docs = commands.add_parser("docs", help="build the dbt docs site (and serve it on localhost)")
+    docs.add_argument("--serve", action="store_true", help="serve it after building")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from metawatch_dagster.assets.dbt import dbt_docs, dbt_resource, dbt_season, dbt_weekly
+from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
 from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
 from metawatch_dagster.assets.reference import ref_tables, reference_files
 from metawatch_dagster.automation.current_period import (
@@ -10,14 +12,24 @@ from metawatch_dagster.automation.current_period import (
 )
 from metawatch_dagster.automation.new_periods import new_periods
 from metawatch_dagster.config import REGIONS
-from metawatch_dagster.jobs import partition_job, reference_job, reparse_job
-from metawatch_dagster.resources import default_resources
+from metawatch_dagster.jobs import partition_job, publish_job, reference_job, reparse_job
+from metawatch_dagster.resources import MetawatchResource
 
 defs = dg.Definitions(
-    assets=[reference_files, ref_tables, leaderboard_pages, leaderboard_tables],
+    assets=[
+        reference_files,
+        ref_tables,
+        leaderboard_pages,
+        leaderboard_tables,
+        dbt_weekly,
+        dbt_season,
+        dbt_docs,
+        serving_warehouse,
+        mart_exports,
+    ],
     asset_checks=build_freshness_checks(list(REGIONS)),
-    jobs=[reference_job, partition_job, reparse_job],
+    jobs=[reference_job, partition_job, reparse_job, publish_job],
     sensors=[new_periods],
     schedules=[current_period_hourly],
-    resources=default_resources(),
+    resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},
 )

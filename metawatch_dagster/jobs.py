@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from metawatch_dagster.assets.dbt import dbt_docs, dbt_season, dbt_weekly
+from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
 from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
 from metawatch_dagster.assets.reference import ref_tables, reference_files
 from metawatch_dagster.partitions import period_region_partitions
@@ -9,6 +11,7 @@ from metawatch_dagster.partitions import period_region_partitions
 REFERENCE_JOB = "refresh_reference"
 PARTITION_JOB = "load_partition"
 REPARSE_JOB = "reparse_partition"
+PUBLISH_JOB = "publish"
 
 reference_job = dg.define_asset_job(
     REFERENCE_JOB,
@@ -17,13 +20,18 @@ reference_job = dg.define_asset_job(
 )
 partition_job = dg.define_asset_job(
     PARTITION_JOB,
-    selection=dg.AssetSelection.assets(leaderboard_pages, leaderboard_tables),
+    selection=dg.AssetSelection.assets(leaderboard_pages, leaderboard_tables, dbt_weekly),
     partitions_def=period_region_partitions,
-    description="Fetch one week of one region incrementally and parse it into the contract tables.",
+    description="Fetch one week of one region incrementally, parse it, and build its weekly marts.",
 )
 reparse_job = dg.define_asset_job(
     REPARSE_JOB,
-    selection=dg.AssetSelection.assets(leaderboard_tables),
+    selection=dg.AssetSelection.assets(leaderboard_tables, dbt_weekly),
     partitions_def=period_region_partitions,
-    description="Re-parse a partition from its raw snapshots alone, with no API calls.",
+    description="Re-parse a partition from its raw snapshots alone (no API calls) and rebuild its marts.",
+)
+publish_job = dg.define_asset_job(
+    PUBLISH_JOB,
+    selection=dg.AssetSelection.assets(dbt_season, dbt_docs, serving_warehouse, mart_exports),
+    description="Season marts, dbt docs, the read-only serving copy and the exports.",
 )

@@ -16,13 +16,15 @@ from metawatch_dagster.raw_store import list_partitions
 from metawatch_dagster.reference import ReferenceStore
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
+_LATEST = re.compile(r"^latest:(\d+)$")
 
 
 @dataclass(frozen=True)
 class PeriodSpec:
-    """`current`, one period id, or an inclusive range `first-last`."""
+    """`current`, `latest:N` (the N latest periods up to the current one), one period id, or an
+    inclusive range `first-last`."""
 
-    current: bool = False
+    latest: int = 0
     first: int | None = None
     last: int | None = None
 
@@ -30,7 +32,11 @@ class PeriodSpec:
     def parse(cls, text: str) -> PeriodSpec:
         text = text.strip().lower()
         if text == "current":
-            return cls(current=True)
+            return cls(latest=1)
+        if match := _LATEST.match(text):
+            if int(match.group(1)) < 1:
+                raise ValueError(f"{text!r} asks for no period")
+            return cls(latest=int(match.group(1)))
         if text.isdigit():
             return cls(first=int(text), last=int(text))
         if match := _RANGE.match(text):
@@ -38,12 +44,16 @@ class PeriodSpec:
             if first > last:
                 raise ValueError(f"period range {text!r} runs backwards")
             return cls(first=first, last=last)
-        raise ValueError(f"period must be 'current', an id or 'first-last', not {text!r}")
+        raise ValueError(
+            f"period must be 'current', 'latest:N', an id or 'first-last', not {text!r}"
+        )
 
     def resolve(self, store: ReferenceStore, region: str) -> list[int]:
-        if self.current:
-            return [store.periods(region)["current_period"]]
-        return list(range(self.first, self.last + 1))
+        if not self.latest:
+            return list(range(self.first, self.last + 1))
+        periods = store.periods(region)
+        known = sorted(p["period"] for p in periods["periods"])
+        return [p for p in known if p <= periods["current_period"]][-self.latest :]
 
 
 def parse_regions(text: str, settings: Settings) -> list[str]:
@@ -99,6 +109,13 @@ class Operator:
         self.out("reference: periods, seasons, realms, dungeons, specs")
         return self._report("reference", self._run(REFERENCE_JOB), started)
 
+    def publish(self) -> bool:
+        from metawatch_dagster.jobs import PUBLISH_JOB
+
+        started = time.monotonic()
+        self.out("publish: season marts, dbt docs, serving copy, exports")
+        return self._report("publish", self._run(PUBLISH_JOB), started)
+
     def load(self, regions: list[str], spec: PeriodSpec, job_name: str) -> bool:
         if not self.refresh_reference():
             return False
@@ -128,11 +145,9 @@ class Operator:
             for region, period in list_partitions(self.settings.raw_dir)
             if region in regions
         ]
-        if spec is not None and not spec.current:
+        if spec is not None and not spec.latest:
             held = [p for p in held if spec.first <= p.period <= spec.last]
         if not held:
             self.out(f"no raw snapshots under {self.settings.raw_dir} for {', '.join(regions)}")
             return False
         return self.run_partitions(sorted(held), job_name)
-
-

@@ -38,7 +38,3 @@ class MetawatchResource(dg.ConfigurableResource):
                 "credentials, or start `metawatch-sandbox` and export the line it prints"
             )
         return BlizzardClient.from_settings(settings)
-
-
-def default_resources() -> dict[str, object]:
-    return {"metawatch": MetawatchResource()}

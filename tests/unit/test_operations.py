@@ -7,12 +7,13 @@ from metawatch_dagster.period_registry import periods_to_register
 
 
 def test_period_spec_forms():
-    assert PeriodSpec.parse("current") == PeriodSpec(current=True)
+    assert PeriodSpec.parse("current") == PeriodSpec(latest=1)
+    assert PeriodSpec.parse("latest:2") == PeriodSpec(latest=2)
     assert PeriodSpec.parse("1024") == PeriodSpec(first=1024, last=1024)
     assert PeriodSpec.parse("1020-1023") == PeriodSpec(first=1020, last=1023)
 
 
-@pytest.mark.parametrize("text", ["1024-1020", "last", "10x", ""])
+@pytest.mark.parametrize("text", ["1024-1020", "last", "10x", "", "latest:0"])
 def test_period_spec_rejects_nonsense(text):
     with pytest.raises(ValueError):
         PeriodSpec.parse(text)
