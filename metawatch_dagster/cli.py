@@ -42,6 +42,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_sync_periods(args: argparse.Namespace) -> int:
+    return 0 if _operator().sync_periods(args.season) else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from metawatch_dagster.demo import run_demo
 
@@ -91,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--region", default="", help="comma-separated regions (default: all held)")
     rebuild.add_argument("--period", default="", help="<id> | <first>-<last> (default: all held)")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    sync = commands.add_parser("sync-periods", help="register every started period of a season")
+    sync.add_argument("--season", default="current", help="current | <season id>")
+    sync.set_defaults(func=cmd_sync_periods)
 
     demo = commands.add_parser("demo", help="two weeks of two regions end to end, with a summary")
     demo.set_defaults(func=cmd_demo)

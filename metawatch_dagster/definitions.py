@@ -11,6 +11,7 @@ from metawatch_dagster.automation.current_period import (
     current_period_hourly,
 )
 from metawatch_dagster.automation.new_periods import new_periods
+from metawatch_dagster.automation.sync_periods import sync_periods
 from metawatch_dagster.config import REGIONS
 from metawatch_dagster.jobs import partition_job, publish_job, reference_job, reparse_job
 from metawatch_dagster.resources import MetawatchResource
@@ -28,7 +29,7 @@ defs = dg.Definitions(
         mart_exports,
     ],
     asset_checks=build_freshness_checks(list(REGIONS)),
-    jobs=[reference_job, partition_job, reparse_job, publish_job],
+    jobs=[reference_job, partition_job, reparse_job, publish_job, sync_periods],
     sensors=[new_periods],
     schedules=[current_period_hourly],
     resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},

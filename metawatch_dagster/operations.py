@@ -116,6 +116,20 @@ class Operator:
         self.out("publish: season marts, dbt docs, serving copy, exports")
         return self._report("publish", self._run(PUBLISH_JOB), started)
 
+    def sync_periods(self, season: str) -> bool:
+        if not self.refresh_reference():
+            return False
+        started = time.monotonic()
+        result = self.defs.resolve_job_def("sync_periods").execute_in_process(
+            instance=self.instance,
+            run_config={"ops": {"register_season_periods": {"config": {"season": season}}}},
+            raise_on_error=False,
+        )
+        if result.success:
+            added = result.output_for_node("register_season_periods")
+            self.out(f"season {season}: registered {', '.join(map(str, added)) or 'nothing new'}")
+        return self._report("sync-periods", result, started)
+
     def load(self, regions: list[str], spec: PeriodSpec, job_name: str) -> bool:
         if not self.refresh_reference():
             return False
