@@ -316,7 +316,9 @@ class Renderer:
                         },
                         "spell_tooltip": {
                             "description": "A synthetic talent.",
-                            "cast_time": "Passive",
+                            "cast_time": "Instant",
+                            "range": "40 yd range",
+                            "cooldown": "1 min cooldown",
                         },
                     }
                 ],
