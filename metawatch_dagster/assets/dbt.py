@@ -6,7 +6,9 @@ Lineage runs from the contract tables (asset keys `runs`, `run_members`, ..., `r
 
 # No `from __future__ import annotations`: Dagster checks the `context` annotation of ops as an object.
 import json
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +20,17 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from metawatch_dagster.config import Settings
 from metawatch_dagster.partitions import parse_partition_key, period_region_partitions
 from metawatch_dagster.resources import MetawatchResource
+
+
+def _put_interpreter_scripts_on_path() -> None:
+    """dagster-dbt runs `dbt` from PATH; a virtualenv used without activation (`.venv/bin/dagster`,
+    `.venv/bin/pytest`) has it beside the interpreter but not on PATH."""
+    scripts = Path(sys.executable).parent
+    if shutil.which("dbt") is None and (scripts / "dbt").exists():
+        os.environ["PATH"] = f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+_put_interpreter_scripts_on_path()
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DUCKDB_POOL = "duckdb"

@@ -1,0 +1,77 @@
+"""How the dbt project shows up in Dagster: keys, lineage, partitions, pools, checks, docs."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+CONTRACT_KEYS = {"runs", "run_members", "run_boards", "boards", "rejected_entries"}
+REF_KEYS = {
+    "ref_periods",
+    "ref_seasons",
+    "ref_connected_realms",
+    "ref_realms",
+    "ref_dungeons",
+    "ref_specs",
+}
+
+
+def _keys(keys) -> set[str]:
+    return {key.to_user_string() for key in keys}
+
+
+def test_sources_are_the_contract_tables_upstream_of_staging() -> None:
+    from metawatch_dagster.assets.dbt import dbt_weekly
+
+    upstream = _keys(k for deps in dbt_weekly.asset_deps.values() for k in deps)
+    assert upstream - _keys(dbt_weekly.keys) == CONTRACT_KEYS | REF_KEYS
+    assert _keys(dbt_weekly.asset_deps[dg.AssetKey("stg_runs")]) == {"runs"}
+    assert "stg_runs" in _keys(dbt_weekly.asset_deps[dg.AssetKey("fct_runs")])
+
+
+def test_weekly_models_are_partitioned_and_season_marts_are_not() -> None:
+    from metawatch_dagster.assets.dbt import WEEKLY_MARTS, dbt_season, dbt_weekly
+    from metawatch_dagster.partitions import period_region_partitions
+
+    assert set(WEEKLY_MARTS) <= _keys(dbt_weekly.keys)
+    assert len([k for k in _keys(dbt_weekly.keys) if k.startswith("stg_")]) == 11
+    assert dbt_weekly.partitions_def == period_region_partitions
+    assert _keys(dbt_season.keys) == {"spec_tiers"}
+    assert dbt_season.partitions_def is None
+    assert "fct_runs" in _keys(dbt_season.asset_deps[dg.AssetKey("spec_tiers")])
+
+
+def test_every_dbt_step_holds_the_duckdb_pool() -> None:
+    from metawatch_dagster.assets.dbt import dbt_docs, dbt_season, dbt_weekly
+    from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
+
+    for assets in (dbt_weekly, dbt_season, dbt_docs, serving_warehouse, mart_exports):
+        assert assets.op.pool == "duckdb", assets
+
+
+def test_dbt_tests_are_asset_checks_on_their_models() -> None:
+    from metawatch_dagster.assets.dbt import dbt_season, dbt_weekly
+
+    checks = {(c.asset_key.to_user_string(), c.name) for c in dbt_weekly.check_specs}
+    assert ("fct_runs", "five_members_per_run") in checks
+    assert ("fct_runs", "one_tank_one_healer_per_group") in checks
+    assert ("stg_runs", "unique_stg_runs_run_id") in checks
+    assert ("stg_specs", "accepted_values_stg_specs_role__TANK__HEALER__DAMAGE") in checks
+    checked = {asset for asset, _ in checks}
+    assert checked >= {"fct_runs", "spec_weekly", "composition_weekly", "dungeon_weekly"}
+    assert {c.asset_key.to_user_string() for c in dbt_season.check_specs} == {"spec_tiers"}
+
+
+def test_models_and_columns_are_all_documented(dbt_manifest) -> None:
+    import json
+
+    manifest = json.loads(dbt_manifest.read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) == 17
+    undocumented = [m["name"] for m in models if not m["description"].strip()]
+    undocumented += [
+        f"{m['name']}.{c}"
+        for m in models
+        for c, col in m["columns"].items()
+        if not col["description"].strip()
+    ]
+    assert undocumented == []
