@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import signal
 import sys
 import threading
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with Sandbox(config, host=args.host, port=args.port) as sandbox:
-        line = " ".join(f"{name}={shlex.quote(value)}" for name, value in sandbox.env().items())
+        line = " ".join(f"{name}={value}" for name, value in sandbox.env().items())
         print(line, flush=True)
         stop.wait()
     return 0
