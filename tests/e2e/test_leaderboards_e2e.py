@@ -1,0 +1,123 @@
+"""Leaderboards through Dagster against the sandbox: the warehouse equals the sandbox's truth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+import duckdb
+import pytest
+
+from metawatch_dagster.assets.leaderboards import (
+    PARSED_TABLES,
+    leaderboard_pages,
+    leaderboard_tables,
+)
+from metawatch_dagster.assets.reference import ref_tables, reference_files
+from metawatch_dagster.partitions import partition_key
+from metawatch_dagster.resources import MetawatchResource
+from metawatch_dagster.sandbox import Sandbox, SandboxConfig
+
+from .warehouse_rows import read_partition, truth_rows
+
+REGIONS = ("us", "eu")
+
+
+@pytest.fixture
+def sandbox():
+    with Sandbox(SandboxConfig(seed=11, scale="small", regions=REGIONS), port=0) as sb:
+        yield sb
+
+
+def load_reference(instance, resources):
+    dg.materialize([reference_files, ref_tables], instance=instance, resources=resources)
+
+
+def load_partition(instance, resources, period, region):
+    result = dg.materialize(
+        [leaderboard_pages, leaderboard_tables],
+        partition_key=partition_key(period, region),
+        instance=instance,
+        resources=resources,
+    )
+    assert result.success
+    return result
+
+
+@pytest.fixture
+def pipeline(sandbox, data_dir, point_at):
+    point_at(sandbox, REGIONS)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"metawatch": MetawatchResource(data_dir=str(data_dir))}
+    load_reference(instance, resources)
+    return instance, resources
+
+
+def test_two_periods_two_regions_equal_the_truth(sandbox, pipeline, data_dir):
+    instance, resources = pipeline
+    periods = sorted({p for p, _, _ in sandbox.periods("eu")})[-2:]
+    instance.add_dynamic_partitions("period", [str(p) for p in periods])
+    for period in periods:
+        for region in REGIONS:
+            load_partition(instance, resources, period, region)
+
+    cross_realm_runs = 0
+    for period in periods:
+        for region in REGIONS:
+            expected = truth_rows(sandbox.truth(region, period))
+            assert expected["runs"], f"the sandbox served no runs for {period}|{region}"
+            assert read_partition(data_dir / "metawatch.duckdb", region, period) == expected
+            listed = {}
+            for run_id, _, _ in expected["listings"]:
+                listed[run_id] = listed.get(run_id, 0) + 1
+            cross_realm_runs += sum(1 for n in listed.values() if n > 1)
+    assert cross_realm_runs > 0, "the world should list some runs on several connected realms"
+
+
+def test_a_later_fetch_adds_new_runs_and_keeps_dropped_ones(sandbox, pipeline, data_dir):
+    instance, resources = pipeline
+    region = "us"
+    period = sandbox.current_period(region)
+    instance.add_dynamic_partitions("period", [str(period)])
+    db = data_dir / "metawatch.duckdb"
+
+    load_partition(instance, resources, period, region)
+    first = read_partition(db, region, period)
+    assert first == truth_rows(sandbox.truth(region, period))
+
+    sandbox.clock.advance(timedelta(days=2))
+    shown_now = truth_rows(sandbox.board_truth(region, period))
+    load_partition(instance, resources, period, region)
+    second = read_partition(db, region, period)
+
+    first_ids = {r[0] for r in first["runs"]}
+    second_ids = {r[0] for r in second["runs"]}
+    shown_ids = {r[0] for r in shown_now["runs"]}
+    assert first_ids <= second_ids, "runs seen earlier are kept"
+    assert second_ids == first_ids | shown_ids
+    assert second == truth_rows(sandbox.truth(region, period))
+    assert first_ids - shown_ids, "some runs fell out of the boards in the meantime"
+
+
+def test_reparsing_the_same_snapshots_gives_identical_tables(sandbox, pipeline, data_dir):
+    instance, resources = pipeline
+    region, period = "eu", sandbox.current_period("eu")
+    instance.add_dynamic_partitions("period", [str(period)])
+    load_partition(instance, resources, period, region)
+
+    def all_rows():
+        with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
+            return {
+                table: sorted(map(repr, con.execute(f"SELECT * FROM {table}").fetchall()))
+                for table in PARSED_TABLES
+            }
+
+    before = all_rows()
+    dg.materialize(
+        [leaderboard_tables],
+        partition_key=partition_key(period, region),
+        instance=instance,
+        resources=resources,
+    )
+    assert all_rows() == before
+    assert before["runs"]

@@ -1,0 +1,59 @@
+"""The real boards of the fixtures, served by the sandbox's replay mode, through the whole pipeline."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import pytest
+
+from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
+from metawatch_dagster.assets.reference import ref_tables, reference_files
+from metawatch_dagster.partitions import partition_key
+from metawatch_dagster.resources import MetawatchResource
+from metawatch_dagster.sandbox import Sandbox, SandboxConfig
+
+from .replay_fixtures import build_replay
+
+
+@pytest.mark.parametrize(
+    ("board_file", "region", "runs", "members", "rated"),
+    [
+        ("mythic-leaderboard_cr1305_d199_p946.eu.trimmed.json", "eu", 3, 15, True),
+        ("mythic-leaderboard_cr3694_d244_p663.us.full.json", "us", 500, 2500, False),
+    ],
+)
+def test_real_board_through_replay(
+    tmp_path, data_dir, fixtures_dir, point_at, board_file, region, runs, members, rated
+):
+    replay = build_replay(tmp_path / "replay", fixtures_dir, board_file, region)
+    config = SandboxConfig(regions=(region,), replay_dir=tmp_path / "replay")
+    with Sandbox(config, port=0) as sandbox:
+        point_at(sandbox, (region,))
+        instance = dg.DagsterInstance.ephemeral()
+        resources = {"metawatch": MetawatchResource(data_dir=str(data_dir))}
+        assert dg.materialize(
+            [reference_files, ref_tables], instance=instance, resources=resources
+        ).success
+        instance.add_dynamic_partitions("period", [str(replay["period"])])
+        result = dg.materialize(
+            [leaderboard_pages, leaderboard_tables],
+            partition_key=partition_key(replay["period"], region),
+            instance=instance,
+            resources=resources,
+        )
+        assert result.success
+
+    groups = replay["board"]["leading_groups"]
+    with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == runs
+        assert con.execute("SELECT count(*) FROM run_members").fetchone()[0] == members
+        assert con.execute("SELECT count(*) FROM rejected_entries").fetchone()[0] == 0
+        ratings = [r for (r,) in con.execute("SELECT mythic_rating FROM runs").fetchall()]
+        levels = sorted(r for (r,) in con.execute("SELECT keystone_level FROM runs").fetchall())
+        board = con.execute("SELECT status, entries, is_full FROM boards").fetchall()
+    assert levels == sorted(g["keystone_level"] for g in groups)
+    if rated:
+        assert sorted(ratings) == sorted(g["mythic_rating"]["rating"] for g in groups)
+    else:
+        assert ratings == [None] * runs
+    assert board == [("200", len(groups), len(groups) == 500)]
