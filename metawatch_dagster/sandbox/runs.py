@@ -103,13 +103,14 @@ def generate_runs(
     count = int(runs_per_board_week * len(realms) * 0.62)
     timer = dungeon.timer_ms
 
-    members_seen: dict[tuple[Character, int], TruthMember] = {}
+    pools = {cr.id: population.characters[cr.id] for cr in realms}
+    members_seen: dict[tuple[int, int], TruthMember] = {}
     runs = []
     for _ in range(count):
         home = realm_ids[bisect.bisect(realm_cum, random_() * realm_total)]
         comp = _USUAL_COMP if random_() > 0.04 else _ODD_COMPS[int(random_() * len(_ODD_COMPS))]
         members: list[TruthMember] = []
-        taken: set[tuple[int, int]] = set()
+        taken: set[int] = set()
         crs: set[int] = set()
         for role in comp:
             specs, spec_cum = specs_by_role[role]
@@ -119,20 +120,20 @@ def generate_runs(
                 cr = home
                 if random_() > 0.75:
                     cr = realm_ids[bisect.bisect(realm_cum, random_() * realm_total)]
-                pool = population.characters[cr].get(spec.class_id)
+                pool = pools[cr].get(spec.class_id)
                 if not pool:
                     continue
                 character: Character = pool[int(random_() * len(pool))]
-                if (character.realm_id, character.id) in taken:
+                if id(character) in taken:
                     continue
-                taken.add((character.realm_id, character.id))
+                taken.add(id(character))
                 crs.add(cr)
-                member = members_seen.get((character, spec.id))
+                member = members_seen.get((id(character), spec.id))
                 if member is None:
                     member = TruthMember(
                         character.realm_id, character.id, character.name, spec.id, character.faction
                     )
-                    members_seen[(character, spec.id)] = member
+                    members_seen[(id(character), spec.id)] = member
             members.append(member)
         level = _keystone_level(rng)
         ratio = rng.lognormvariate(-0.07, 0.11)

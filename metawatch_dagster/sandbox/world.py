@@ -41,7 +41,9 @@ class World:
         self.scale = scale
         self.regions = tuple(regions)
         self.board_limit = board_limit
-        self.runs_per_board_week = runs_per_board_week or int(board_limit * 2.4)
+        # enough for boards to overflow by mid-week; at real scale a lighter default keeps builds quick
+        busy = 2.4 if scale == "small" else 1.5
+        self.runs_per_board_week = runs_per_board_week or int(board_limit * busy)
         self.season_id = catalog.SEASON_ID
         self.specs: tuple[Spec, ...] = SPECS
         self.dungeons: tuple[Dungeon, ...] = DUNGEONS
