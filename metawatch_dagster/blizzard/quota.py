@@ -1,14 +1,16 @@
 """The API quota (per second and per hour), shared by every thread and process using one state folder.
 
-Each request first reserves a send time in a small JSON file guarded by ``fcntl.flock``, then sleeps
-until that time. The file holds:
+A request may start only when a small JSON file, read and written under ``fcntl.flock``, says so; the
+send is recorded at that moment (checked and taken together, never reserved ahead). The file holds:
 
-- ``sends``: the most recent reserved send times (wall clock, possibly slightly in the future). A new
-  send may start only ``window`` seconds after the send ``burst`` places before it, so no window of
-  ``window`` seconds ever holds more than ``burst`` sends. With ``burst`` a little under the per-second
-  limit and ``window`` a little over one second, arrival jitter at the server cannot make a strict
-  1-second sliding window see more than the limit, while one busy process still gets ~95% of it.
-- ``minutes``: sends counted per wall-clock minute. A new send may start only while the minute buckets
+- ``sends``: the most recent send times. A send may start only ``window`` seconds after the send
+  ``burst`` places before it, so no ``window`` ever holds more than ``burst`` sends. ``burst`` is a
+  little under the per-second limit and ``window`` a little over one second: the margin absorbs
+  arrival jitter at a server that counts a strict 1-second sliding window.
+- ``paced_until``: sends are also spaced evenly (``window / burst`` apart, with a few slots of slack),
+  because bursts are what jitter turns into 429s: a server busy answering 24 requests at once reads
+  the last of them hundreds of milliseconds late, next to the following burst.
+- ``minutes``: sends counted per wall-clock minute. A send may start only while the minute buckets
   that overlap the last hour (plus one spare minute for jitter) hold fewer than ``per_hour``.
 - ``paused_until``: set after the server answered 429, so every process holds off, not just one thread.
 
@@ -37,7 +39,9 @@ MINUTE = 60
 # Minute buckets consulted for the hourly limit: the 60 full minutes of the hour, the partial minute at
 # its start, and one spare minute so jittered arrivals stay inside the server's window too.
 HOUR_BUCKETS = 62
-# Reservations further ahead than this can only come from a clock that jumped back; they are dropped.
+# How many sends may follow each other without spacing, to catch up after a late wake-up.
+PACING_SLACK_SLOTS = 3
+# Times further ahead than this can only come from a clock that jumped back; they are dropped.
 FUTURE_HORIZON_S = 2 * 3600
 
 
@@ -46,6 +50,7 @@ class _State:
     sends: list[float] = field(default_factory=list)
     minutes: dict[int, int] = field(default_factory=dict)
     paused_until: float = 0.0
+    paced_until: float = 0.0
 
 
 class QuotaLimiter:
@@ -71,11 +76,13 @@ class QuotaLimiter:
         self.per_hour = per_hour
         self.burst = max(1, math.floor(per_second * (1 - burst_headroom)))
         self.window = 1.0 + window_margin_s
+        self.spacing = self.window / self.burst
+        self.slack = PACING_SLACK_SLOTS * self.spacing
         self._state_path = self.state_dir / f"{name}.json"
         self._lock_path = self.state_dir / f"{name}.lock"
         self._clock = clock
         self._sleep = sleep
-        self._thread_lock = threading.Lock()
+        self._gate = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -89,17 +96,25 @@ class QuotaLimiter:
         return self.burst / self.window
 
     def acquire(self) -> float:
-        """Reserve the next free send time and sleep until it; returns the seconds waited."""
-        with self._transaction() as state:
-            now = self._clock()
-            slot = self._next_slot(state, now)
-            self._record(state, slot)
-        wait = slot - self._clock()
-        if wait > 0:
-            if wait > 5:
-                log.warning("quota: waiting %.0f s for a free request slot", wait)
-            self._sleep(wait)
-        return max(0.0, slot - now)
+        """Wait for a free send slot and take it; returns the seconds waited.
+
+        The slot is checked and taken at the moment of sending, never reserved ahead, so a thread
+        that wakes late cannot send in a bunch with others. One thread per process waits for the
+        next slot while the others queue behind it.
+        """
+        started = self._clock()
+        with self._gate:
+            while True:
+                with self._transaction() as state:
+                    now = self._clock()
+                    slot = self._next_slot(state, now)
+                    if slot <= now:
+                        self._record(state, now)
+                        break
+                if slot - now > 5:
+                    log.warning("quota: waiting %.0f s for a free request slot", slot - now)
+                self._sleep(slot - now)
+        return now - started
 
     def pause(self, seconds: float) -> None:
         """Hold every sharer of this state off for ``seconds`` (after a 429 with Retry-After)."""
@@ -107,9 +122,9 @@ class QuotaLimiter:
             state.paused_until = max(state.paused_until, self._clock() + seconds)
 
     def _next_slot(self, state: _State, now: float) -> float:
-        slot = max(now, state.paused_until)
-        if state.sends:
-            slot = max(slot, state.sends[-1])
+        # Even pacing (with a few slots of slack to catch up after a late wake-up) keeps arrivals
+        # spread, so server-side jitter cannot pile a burst into one second.
+        slot = max(now, state.paused_until, state.paced_until - self.slack)
         if len(state.sends) >= self.burst:
             slot = max(slot, state.sends[-self.burst] + self.window)
         while True:
@@ -119,17 +134,18 @@ class QuotaLimiter:
                 return slot
             slot = max(slot, (min(in_hour) + HOUR_BUCKETS) * MINUTE)
 
-    def _record(self, state: _State, slot: float) -> None:
-        state.sends.append(slot)
+    def _record(self, state: _State, now: float) -> None:
+        state.sends.append(now)
         del state.sends[: -self.burst]
-        bucket = int(slot // MINUTE)
+        state.paced_until = max(state.paced_until, now) + self.spacing
+        bucket = int(now // MINUTE)
         state.minutes[bucket] = state.minutes.get(bucket, 0) + 1
 
     @contextmanager
     def _transaction(self) -> Iterator[_State]:
-        """The state, read and written back under both the thread lock and the file lock."""
+        """The state, read and written back under the file lock."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, open(self._lock_path, "a+b") as lock_file:
+        with open(self._lock_path, "a+b") as lock_file:  # a fresh descriptor excludes threads too
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 state = self._load()
@@ -145,6 +161,7 @@ class QuotaLimiter:
                 sends=[float(t) for t in raw["sends"]],
                 minutes={int(m): int(n) for m, n in raw["minutes"].items()},
                 paused_until=float(raw["paused_until"]),
+                paced_until=float(raw["paced_until"]),
             )
         except FileNotFoundError:
             return _State()
@@ -159,7 +176,8 @@ class QuotaLimiter:
         state.minutes = {
             m: n for m, n in state.minutes.items() if oldest_bucket < m <= horizon // MINUTE
         }
-        state.paused_until = min(state.paused_until, horizon)
+        if max(state.paused_until, state.paced_until) > horizon:
+            state.paused_until = state.paced_until = 0.0
         return state
 
     def _save(self, state: _State) -> None:
@@ -167,5 +185,6 @@ class QuotaLimiter:
             "sends": [round(t, 6) for t in state.sends],
             "minutes": {str(m): n for m, n in sorted(state.minutes.items())},
             "paused_until": state.paused_until,
+            "paced_until": state.paced_until,
         }
         atomic_write_bytes(self._state_path, json.dumps(payload).encode())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from stub_api import CLIENT_ID, CLIENT_SECRET, HTML_PAGE, StubApi, answer, reset, slow, truncated
+from test_quota import FakeClock
 
 from metawatch_dagster.blizzard import (
     BlizzardClient,
@@ -187,12 +188,17 @@ def test_spent_retries_raise_an_error_naming_the_request_and_no_secret(
 
 def test_retry_after_is_honoured(stub: StubApi, make_client, tmp_path: Path, board_body):
     stub.script(BOARD_PATH, answer(429, b"{}", {"Retry-After": "7"}), answer(body=board_body))
+    clock = FakeClock()
     waits: list[float] = []
-    limiter = QuotaLimiter(tmp_path, per_second=100, sleep=waits.append)
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.sleep(seconds)
+
+    limiter = QuotaLimiter(tmp_path, per_second=100, clock=clock, sleep=sleep)
     response = board(make_client(limiter=limiter))
     assert response.status == 200
-    assert len(waits) == 1
-    assert 6.5 < waits[0] <= 7.0  # the second attempt's slot came after the whole Retry-After
+    assert waits == [pytest.approx(7.0)]  # the second attempt waited out the whole Retry-After
 
     slept: list[float] = []
     stub.script(BOARD_PATH, answer(429, b"{}", {"Retry-After": "3"}), answer(body=board_body))

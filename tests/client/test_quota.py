@@ -37,10 +37,11 @@ def test_no_second_holds_more_than_the_limit_and_the_rate_stays_high(tmp_path: P
     for _ in range(10 * quota.burst):
         quota.acquire()
         sends.append(clock.now)
-    assert most_in_any_window(sends, 1.0) == quota.burst == 98
-    # A saturating caller sends whole bursts, one per window.
-    rate = len(sends) / (sends[-1] - sends[0] + quota.window)
+    assert most_in_any_window(sends, 1.0) <= quota.burst == 98
+    rate = (len(sends) - 1) / (sends[-1] - sends[0])
     assert 0.93 * 100 <= rate < 100
+    # Evenly spaced, not in bursts: at most a few sends back to back (the catch-up slack).
+    assert most_in_any_window(sends, quota.spacing / 2) <= 4
 
 
 def test_two_limiters_on_one_folder_share_the_quota(tmp_path: Path):
@@ -53,7 +54,7 @@ def test_two_limiters_on_one_folder_share_the_quota(tmp_path: Path):
         (first if i % 3 else second).acquire()
         sends.append(clock.now)
     assert most_in_any_window(sends, 1.0) <= 20
-    assert len(sends) / (sends[-1] - sends[0] + first.window) >= 0.9 * 20
+    assert (len(sends) - 1) / (sends[-1] - sends[0]) >= 0.9 * 20
 
 
 def test_the_hourly_budget_holds_for_a_whole_hour(tmp_path: Path):
@@ -74,7 +75,7 @@ def test_the_hourly_budget_survives_a_restart(tmp_path: Path):
     clock.now += 600
     restarted = limiter(tmp_path, clock, per_hour=40)
     for _ in range(10):
-        assert restarted.acquire() == 0
+        assert restarted.acquire() < 1
     assert restarted.acquire() > 2000  # the 41st waits until the first ones leave the hour
 
 
@@ -100,4 +101,4 @@ def test_sends_from_a_clock_that_jumped_back_are_forgotten(tmp_path: Path):
     quota.acquire()
     quota.acquire()
     clock.now -= 24 * 3600
-    assert quota.acquire() == 0
+    assert quota.acquire() < 1
