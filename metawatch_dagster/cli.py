@@ -66,6 +66,14 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return build_and_serve(Settings.from_env(), serve=args.serve, port=args.port)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from metawatch_dagster.bench import BenchConfig, run_bench
+
+    config = BenchConfig.quick() if args.quick else BenchConfig.full()
+    run_bench(config, Settings.from_env().data_dir)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metawatch",
@@ -112,14 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--serve", action="store_true", help="serve it after building")
     docs.add_argument("--port", type=int, default=8080)
     docs.set_defaults(func=cmd_docs)
+
+    bench = commands.add_parser(
+        "bench", help="measure fetch, parse, incremental, dbt and end to end against the sandbox"
+    )
+    bench.add_argument("--quick", action="store_true", help="small scale, about a minute")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    # Dagster's loggers set their own levels; the handler's level keeps the terminal to warnings.
+    handler.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.DEBUG if args.verbose else logging.WARNING, handlers=[handler]
     )
     try:
         return args.func(args)

@@ -17,7 +17,7 @@ from metawatch_dagster.operations import Operator, PeriodSpec
 
 DEMO_REGIONS = ["us", "eu"]
 DEMO_WEEKS = 2
-DEMO_SANDBOX_ARGS = ["--seed", "7", "--scale", "real", "--regions", "us,eu"]
+DEMO_SANDBOX_ARGS = ["--seed", "7", "--scale", "real", "--regions", ",".join(DEMO_REGIONS)]
 
 
 def run_demo(
@@ -30,6 +30,7 @@ def run_demo(
     out("No BLIZZARD_CLIENT_ID/BLIZZARD_CLIENT_SECRET: starting the bundled sandbox API")
     with running_sandbox(DEMO_SANDBOX_ARGS) as sandbox_env:
         os.environ.update(sandbox_env)
+        os.environ["METAWATCH_REGIONS"] = ",".join(DEMO_REGIONS)
         out(f"sandbox at {sandbox_env['METAWATCH_API_URL']}")
         return _demo(operator_for(Settings.from_env()), out)
 

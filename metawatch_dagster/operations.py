@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -79,12 +80,23 @@ class Operator:
         self.defs = defs
         self.settings = settings
         self.out = out
+        self.log_path = settings.data_dir / "logs" / "metawatch.log"
 
-    def _run(self, job_name: str, partition_key: str | None = None) -> dg.ExecuteInProcessResult:
+    def _run(
+        self, job_name: str, partition_key: str | None = None, run_config: dict | None = None
+    ) -> dg.ExecuteInProcessResult:
         job = self.defs.resolve_job_def(job_name)
-        return job.execute_in_process(
-            instance=self.instance, partition_key=partition_key, raise_on_error=False
-        )
+        # The terminal shows one line per run; every event still goes to the instance's event log,
+        # and what steps print (dbt's output) goes to the log file.
+        quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as sink, contextlib.redirect_stdout(sink):
+            return job.execute_in_process(
+                instance=self.instance,
+                partition_key=partition_key,
+                run_config={**quiet, **(run_config or {})},
+                raise_on_error=False,
+            )
 
     def _report(self, label: str, result: dg.ExecuteInProcessResult, started: float) -> bool:
         seconds = time.monotonic() - started
@@ -98,7 +110,7 @@ class Operator:
         ]
         self.out(
             f"  FAILED  {label} ({seconds:.1f}s, run {result.run_id[:8]}; failed steps: "
-            f"{', '.join(failures) or 'see the run in the Dagster UI'})"
+            f"{', '.join(failures) or 'see the run in the Dagster UI'}; output in {self.log_path})"
         )
         return False
 
@@ -120,10 +132,9 @@ class Operator:
         if not self.refresh_reference():
             return False
         started = time.monotonic()
-        result = self.defs.resolve_job_def("sync_periods").execute_in_process(
-            instance=self.instance,
+        result = self._run(
+            "sync_periods",
             run_config={"ops": {"register_season_periods": {"config": {"season": season}}}},
-            raise_on_error=False,
         )
         if result.success:
             added = result.output_for_node("register_season_periods")
