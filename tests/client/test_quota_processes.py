@@ -14,9 +14,17 @@ from test_quota import most_in_any_window
 WORKER = Path(__file__).with_name("quota_worker.py")
 
 
-def run_workers(api_url: str, oauth_url: str, state_dir: Path, per_second: int, boards: int):
-    env = {**os.environ, "QUOTA_WORKER_SECRET": CLIENT_SECRET}
-    args = [api_url, oauth_url, CLIENT_ID, str(state_dir), str(per_second), str(boards), "8"]
+def run_workers(
+    api_url: str,
+    oauth_url: str,
+    state_dir: Path,
+    per_second: int,
+    boards: int,
+    credentials: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET),
+):
+    client_id, secret = credentials
+    env = {**os.environ, "QUOTA_WORKER_SECRET": secret}
+    args = [api_url, oauth_url, client_id, str(state_dir), str(per_second), str(boards), "8"]
     workers = [
         subprocess.Popen(
             [sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, text=True, env=env
