@@ -67,7 +67,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from metawatch_dagster.bench import BenchConfig, run_bench
+    from metawatch_dagster.bench.config import BenchConfig
+    from metawatch_dagster.bench.runner import run_bench
 
     config = BenchConfig.quick() if args.quick else BenchConfig.full()
     run_bench(config, Settings.from_env().data_dir)

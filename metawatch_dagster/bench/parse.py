@@ -1,0 +1,95 @@
+"""The parse of a partition's raw snapshots, and its floor: DuckDB reading the same fields of the same
+files into an in-memory table with nothing else done. Both run as child tasks (see `child.py`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from metawatch_dagster.bench.child import run_in_child
+from metawatch_dagster.bench.figures import Figure, ratio_figure, repeat, summarize
+from metawatch_dagster.bench.section import Section
+from metawatch_dagster.parsing import parse_partition
+from metawatch_dagster.parsing.sql import BODY_COLUMNS
+from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
+from metawatch_dagster.warehouse import connect
+
+if TYPE_CHECKING:
+    from metawatch_dagster.bench.context import BenchContext
+
+GB = 1e9
+
+# Every field the parser keeps, the groups unnested into explicit columns.
+FLOOR_SQL = f"""
+CREATE TABLE floor AS
+SELECT filename, period, period_start_timestamp, period_end_timestamp, map_challenge_mode_id,
+       g.ranking, g.duration, g.completed_timestamp, g.keystone_level,
+       g.mythic_rating.rating AS mythic_rating, g.members
+FROM (
+    SELECT *, unnest(leading_groups) AS g
+    FROM read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured',
+                   hive_partitioning = false, compression = 'gzip', filename = true)
+)
+"""
+
+
+def body_files(raw_dir: Path, region: str, period: int) -> list[str]:
+    """Every distinct body the partition's manifests name: the files the parse reads."""
+    root = partition_dir(Path(raw_dir).resolve(), region, period)
+    files = {
+        str(root / board["body"])
+        for snapshot in list_snapshots(raw_dir, region, period)
+        for board in read_manifest(snapshot)["boards"]
+        if board["body"] is not None
+    }
+    return sorted(files)
+
+
+def parse_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """Parse the partition into the warehouse at payload['warehouse']; the parse's own seconds."""
+    with connect(payload["warehouse"]) as con:
+        started = time.perf_counter()
+        result = parse_partition(
+            con, Path(payload["raw_dir"]), payload["region"], payload["period"]
+        )
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": result.rows, "bodies": result.bodies}
+
+
+def floor_task(payload: dict[str, Any]) -> dict[str, Any]:
+    files = body_files(Path(payload["raw_dir"]), payload["region"], payload["period"])
+    with connect(":memory:") as con:
+        started = time.perf_counter()
+        con.execute(FLOOR_SQL, {"files": files})
+        seconds = time.perf_counter() - started
+        entries = con.execute("SELECT count(*) FROM floor").fetchone()[0]
+    return {"seconds": seconds, "entries": entries, "bodies": len(files)}
+
+
+def measure_parse(ctx: BenchContext, raw_dir: Path) -> tuple[Section, list[float]]:
+    """The parse and its floor side by side in each run, each in its own child process; also the
+    parse seconds run by run (the baseline pairs with them)."""
+    facts: dict[str, Any] = {}
+
+    def once() -> dict[str, float]:
+        warehouse = ctx.scratch("parse") / "metawatch.duckdb"
+        parse = run_in_child("parse", ctx.payload(raw_dir, warehouse=str(warehouse)))
+        floor = run_in_child("floor", ctx.payload(raw_dir))
+        facts.update(rows=parse.result["rows"], bodies=parse.result["bodies"])
+        facts["floor_entries"] = floor.result["entries"]
+        return {
+            "seconds": parse.result["seconds"],
+            "floor_seconds": floor.result["seconds"],
+            "peak_rss_gb": parse.peak_rss_bytes / GB,
+            "floor_peak_rss_gb": floor.peak_rss_bytes / GB,
+        }
+
+    samples = repeat(once, ctx.config.runs, ctx.config.warmups)
+    figures = summarize(samples)
+    figures["vs_floor"] = parse_vs_floor(samples)
+    return Section(figures, facts), [s["seconds"] for s in samples]
+
+
+def parse_vs_floor(samples: list[dict[str, float]]) -> Figure:
+    return ratio_figure([s["seconds"] for s in samples], [s["floor_seconds"] for s in samples])
