@@ -6,13 +6,14 @@ from metawatch_dagster.assets.dbt import dbt_docs, dbt_resource, dbt_season, dbt
 from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
 from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
 from metawatch_dagster.assets.reference import ref_tables, reference_files
-from metawatch_dagster.automation.current_period import (
-    build_freshness_checks,
-    current_period_hourly,
+from metawatch_dagster.automation.current_period import current_period_hourly
+from metawatch_dagster.automation.freshness import (
+    freshness_checks,
+    freshness_job,
+    freshness_schedule,
 )
 from metawatch_dagster.automation.new_periods import new_periods
 from metawatch_dagster.automation.sync_periods import sync_periods
-from metawatch_dagster.config import REGIONS
 from metawatch_dagster.jobs import partition_job, publish_job, reference_job, reparse_job
 from metawatch_dagster.resources import MetawatchResource
 
@@ -28,9 +29,9 @@ defs = dg.Definitions(
         serving_warehouse,
         mart_exports,
     ],
-    asset_checks=build_freshness_checks(list(REGIONS)),
-    jobs=[reference_job, partition_job, reparse_job, publish_job, sync_periods],
+    asset_checks=freshness_checks,
+    jobs=[reference_job, partition_job, reparse_job, publish_job, sync_periods, freshness_job],
     sensors=[new_periods],
-    schedules=[current_period_hourly],
+    schedules=[current_period_hourly, freshness_schedule],
     resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},
 )
