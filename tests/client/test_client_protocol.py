@@ -18,6 +18,7 @@ from metawatch_dagster.blizzard import (
     QuotaLimiter,
     Recorder,
 )
+from metawatch_dagster.config import Settings
 
 BOARD_PATH = "/us/data/wow/connected-realm/3694/mythic-leaderboard/244/period/663"
 PERIOD_INDEX_PATH = "/us/data/wow/mythic-keystone/period/index"
@@ -256,3 +257,14 @@ def test_one_client_serves_a_thread_pool(stub: StubApi, make_client):
     assert len(stub.tokens_issued) == 1
     stats = client.stats
     assert (stats.requests, stats.retries, stats.responses) == (200, 0, {200: 200})
+
+
+def test_from_settings_shares_the_quota_under_the_state_dir(stub: StubApi, tmp_path: Path):
+    settings = Settings(stub.api_url, stub.oauth_url, CLIENT_ID, CLIENT_SECRET, data_dir=tmp_path)
+    stub.script(PERIOD_INDEX_PATH, answer(body=json.dumps(PERIOD_INDEX).encode()))
+    with BlizzardClient.from_settings(settings) as client:
+        assert client.period_index("us") == PERIOD_INDEX
+        assert CLIENT_SECRET not in repr(client)
+    assert (tmp_path / "state" / "blizzard-quota.json").is_file()
+    with pytest.raises(ValueError, match="BLIZZARD_CLIENT_SECRET"):
+        BlizzardClient.from_settings(Settings(data_dir=tmp_path))
