@@ -54,3 +54,13 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "metawatch.duckdb"
+
+
+def automation_running(environ: dict[str, str] | None = None) -> bool:
+    """Whether the sensor and schedules start running by default (METAWATCH_AUTOMATION=stopped
+    keeps them off, e.g. on a machine that only runs backfills)."""
+    env = os.environ if environ is None else environ
+    value = env.get("METAWATCH_AUTOMATION", "running").strip().lower()
+    if value not in ("running", "stopped"):
+        raise ValueError(f"METAWATCH_AUTOMATION must be 'running' or 'stopped', not {value!r}")
+    return value == "running"

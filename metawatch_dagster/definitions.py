@@ -34,4 +34,6 @@ defs = dg.Definitions(
     sensors=[new_periods],
     schedules=[current_period_hourly, freshness_schedule],
     resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},
+    # A partition's steps run one after another; a process per step only adds start-up time.
+    executor=dg.in_process_executor,
 )

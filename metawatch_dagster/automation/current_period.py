@@ -8,6 +8,7 @@ import os
 
 import dagster as dg
 
+from metawatch_dagster.automation import schedule_status
 from metawatch_dagster.jobs import partition_job
 from metawatch_dagster.partitions import partition_key, period_partitions
 from metawatch_dagster.resources import MetawatchResource
@@ -24,7 +25,7 @@ def schedule_cron() -> str:
     cron_schedule=schedule_cron(),
     job=partition_job,
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=schedule_status(),
     description="Loads the current period of every region incrementally, then its dbt models.",
 )
 def current_period_hourly(context: dg.ScheduleEvaluationContext, metawatch: MetawatchResource):

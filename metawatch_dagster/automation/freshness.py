@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from metawatch_dagster.automation import schedule_status
 from metawatch_dagster.config import Settings
 from metawatch_dagster.partitions import partition_key
 from metawatch_dagster.reference import ReferenceMissing
@@ -68,5 +69,5 @@ freshness_schedule = dg.ScheduleDefinition(
     cron_schedule=FRESHNESS_CRON,
     job=freshness_job,
     execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=schedule_status(),
 )

@@ -11,6 +11,7 @@ import os
 
 import dagster as dg
 
+from metawatch_dagster.automation import sensor_status
 from metawatch_dagster.jobs import partition_job
 from metawatch_dagster.partitions import partition_key, period_partitions
 from metawatch_dagster.period_registry import periods_to_register, registered_periods
@@ -40,7 +41,7 @@ def plan_new_periods(
     name="new_periods",
     job=partition_job,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(),
     description="Registers each region's new period and loads it (and closes the previous one).",
 )
 def new_periods(context: dg.SensorEvaluationContext, metawatch: MetawatchResource):
