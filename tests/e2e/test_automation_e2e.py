@@ -1,0 +1,113 @@
+"""The new-period sensor and the current-period schedule against a sandbox whose clock moves by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
+from metawatch_dagster.assets.reference import ref_tables, reference_files
+from metawatch_dagster.automation.current_period import current_period_hourly
+from metawatch_dagster.automation.new_periods import new_periods
+from metawatch_dagster.partitions import partition_key
+from metawatch_dagster.resources import MetawatchResource
+from metawatch_dagster.sandbox import Sandbox, SandboxConfig
+
+from .warehouse_rows import read_partition, truth_rows
+
+REGIONS = ("us", "eu")
+
+
+@pytest.fixture
+def sandbox():
+    with Sandbox(SandboxConfig(seed=11, scale="small", regions=REGIONS), port=0) as sb:
+        yield sb
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def resources(sandbox, data_dir, point_at):
+    point_at(sandbox, REGIONS)
+    return {"metawatch": MetawatchResource(data_dir=str(data_dir))}
+
+
+def evaluate(instance, resources, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    result = new_periods(context)
+    if isinstance(result, dg.SensorResult):
+        for request in result.dynamic_partitions_requests or []:
+            assert isinstance(request, dg.AddDynamicPartitionsRequest)
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    return result
+
+
+def loads(result: dg.SensorResult) -> list[tuple[str, str]]:
+    return sorted((r.partition_key, r.tags["metawatch/load"]) for r in result.run_requests)
+
+
+def test_sensor_registers_only_the_region_that_reset(sandbox, resources, instance):
+    current = sandbox.current_period("us")
+    assert sandbox.current_period("eu") == current
+
+    first = evaluate(instance, resources)
+    assert loads(first) == [(f"{current}|eu", "first"), (f"{current}|us", "first")]
+    assert instance.get_dynamic_partitions("period") == [str(current)]
+    assert isinstance(evaluate(instance, resources, first.cursor), dg.SkipReason)
+
+    us_reset = next(start for p, start, _ in sandbox.periods("us") if p == current) + timedelta(
+        weeks=1
+    )
+    sandbox.clock.set(us_reset + timedelta(minutes=5))
+    assert sandbox.current_period("us") == current + 1
+    assert sandbox.current_period("eu") == current, "the EU resets hours after the US"
+
+    after_us_reset = evaluate(instance, resources, first.cursor)
+    assert loads(after_us_reset) == [(f"{current}|us", "final"), (f"{current + 1}|us", "first")]
+    assert instance.get_dynamic_partitions("period") == [str(current), str(current + 1)]
+    assert isinstance(evaluate(instance, resources, after_us_reset.cursor), dg.SkipReason)
+
+
+def test_schedule_tick_loads_each_current_period_and_then_only_new_runs(
+    sandbox, resources, instance, data_dir
+):
+    assert dg.materialize(
+        [reference_files, ref_tables], instance=instance, resources=resources
+    ).success
+    current = sandbox.current_period("us")
+    instance.add_dynamic_partitions("period", [str(current)])
+
+    def tick():
+        context = dg.build_schedule_context(
+            instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
+        )
+        requests = current_period_hourly(context)
+        assert sorted(r.partition_key for r in requests) == sorted(
+            partition_key(current, region) for region in REGIONS
+        )
+        for request in requests:
+            result = dg.materialize(
+                [leaderboard_pages, leaderboard_tables],
+                partition_key=request.partition_key,
+                instance=instance,
+                resources=resources,
+            )
+            assert result.success
+
+    tick()
+    before = read_partition(data_dir / "metawatch.duckdb", "us", current)
+    sandbox.clock.advance(timedelta(hours=6))
+    tick()
+    after = read_partition(data_dir / "metawatch.duckdb", "us", current)
+
+    new_runs = {r[0] for r in after["runs"]} - {r[0] for r in before["runs"]}
+    served = truth_rows(sandbox.truth("us", current))
+    assert new_runs, "six simulated hours should bring new runs"
+    assert after == served
+    assert {r[0] for r in before["runs"]} <= {r[0] for r in after["runs"]}
