@@ -38,3 +38,11 @@ class MetawatchResource(dg.ConfigurableResource):
                 "credentials, or start `metawatch-sandbox` and export the line it prints"
             )
         return BlizzardClient.from_settings(settings)
+
+    def current_periods(self) -> dict[str, int]:
+        """Each configured region's current period, from the API's period index (one call each)."""
+        with self.client() as client:
+            return {
+                region: client.period_index(region)["current_period"]["id"]
+                for region in self.settings().regions
+            }

@@ -29,12 +29,7 @@ def schedule_cron() -> str:
     description="Loads the current period of every region incrementally, then its dbt models.",
 )
 def current_period_hourly(context: dg.ScheduleEvaluationContext, metawatch: MetawatchResource):
-    settings = metawatch.settings()
-    with metawatch.client() as client:
-        current = {
-            region: client.period_index(region)["current_period"]["id"]
-            for region in settings.regions
-        }
+    current = metawatch.current_periods()
     registered = set(context.instance.get_dynamic_partitions(period_partitions.name))
     tick = context.scheduled_execution_time.strftime("%Y%m%dT%H%M")
     requests = []

@@ -45,12 +45,7 @@ def plan_new_periods(
     description="Registers each region's new period and loads it (and closes the previous one).",
 )
 def new_periods(context: dg.SensorEvaluationContext, metawatch: MetawatchResource):
-    settings = metawatch.settings()
-    with metawatch.client() as client:
-        current = {
-            region: client.period_index(region)["current_period"]["id"]
-            for region in settings.regions
-        }
+    current = metawatch.current_periods()
     seen = json.loads(context.cursor) if context.cursor else {}
     cursor, loads = plan_new_periods(seen, current)
     if not loads:
