@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import timedelta
 
 import dagster as dg
@@ -121,3 +122,23 @@ def test_reparsing_the_same_snapshots_gives_identical_tables(sandbox, pipeline, 
     )
     assert all_rows() == before
     assert before["runs"]
+
+
+def test_no_secret_in_the_event_log_or_the_data_folder(sandbox, pipeline, data_dir):
+    instance, resources = pipeline
+    period = sandbox.current_period("us")
+    instance.add_dynamic_partitions("period", [str(period)])
+    load_partition(instance, resources, period, "us")
+
+    events = [
+        repr(record) for run in instance.get_runs() for record in instance.all_logs(run.run_id)
+    ]
+    assert len(events) > 10
+    secret = sandbox.client_secret
+    assert not any(secret in event or "Bearer" in event for event in events)
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            if path.suffix == ".gz":
+                content = gzip.decompress(content)
+            assert secret.encode() not in content, path
