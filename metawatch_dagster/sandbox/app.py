@@ -21,6 +21,8 @@ from metawatch_dagster.sandbox.routes import BoardKey, ReplayRoutes, WorldRoutes
 from metawatch_dagster.sandbox.truth import Truth
 from metawatch_dagster.sandbox.world import BoardView, World
 
+_SEND_WAIT_S = 30.0  # longest wait of truth for replies under way (slow faults sleep first)
+
 
 class Sandbox:
     def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0):
@@ -45,7 +47,9 @@ class Sandbox:
             self.clock.now,
         )
         self._served: set[BoardKey] = set()
-        self._served_lock = threading.Lock()
+        # ids of leaderboard replies dispatched but not yet finished; truth waits for them
+        self._sending: set[int] = set()
+        self._served_changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -55,7 +59,7 @@ class Sandbox:
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> Sandbox:
         server = ThreadingHTTPServer(
-            (self.host, self.port), make_handler(self._dispatch, self._sent)
+            (self.host, self.port), make_handler(self._dispatch, self._finished)
         )
         server.daemon_threads = True
         self._server = server
@@ -125,8 +129,16 @@ class Sandbox:
 
     # --- truth ----------------------------------------------------------------------------------
     def truth(self, region: str, period: int) -> Truth:
-        """Exactly the runs and listings this server has served in 200 leaderboard bodies so far."""
-        with self._served_lock:
+        """Exactly the runs and listings this server has served in 200 leaderboard bodies so far.
+
+        A client may hold a whole body (and ask for truth) before the server thread that wrote it
+        has recorded it, so truth first waits for the leaderboard replies already under way.
+        """
+        with self._served_changed:
+            under_way = set(self._sending)
+            self._served_changed.wait_for(
+                lambda: under_way.isdisjoint(self._sending), timeout=_SEND_WAIT_S
+            )
             served = sorted(k for k in self._served if k[0] == region and k[1] == period)
         truth = Truth()
         for _, _, dungeon_id, cr_id, version in served:
@@ -174,12 +186,19 @@ class Sandbox:
             else:
                 reply = Reply(404, error_body(404, "Not Found"))
         self._api.count(reply.status)
+        if reply.board is not None:
+            with self._served_changed:
+                self._sending.add(id(reply))
         return reply
 
-    def _sent(self, reply: Reply) -> None:
-        if reply.status == 200 and reply.board is not None:
-            with self._served_lock:
+    def _finished(self, reply: Reply, delivered: bool) -> None:
+        if reply.board is None:
+            return
+        with self._served_changed:
+            if delivered and reply.status == 200:
                 self._served.add(reply.board)
+            self._sending.discard(id(reply))
+            self._served_changed.notify_all()
 
     def _control(self, request: Request) -> Reply:
         name = request.path.removeprefix("/_sandbox/")

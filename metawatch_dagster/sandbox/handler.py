@@ -10,11 +10,12 @@ from http.server import BaseHTTPRequestHandler
 from metawatch_dagster.sandbox.api import Reply, Request
 
 Dispatch = Callable[[Request], Reply]
-Sent = Callable[[Reply], None]
+Finished = Callable[[Reply, bool], None]
 
 
-def make_handler(dispatch: Dispatch, sent: Sent) -> type[BaseHTTPRequestHandler]:
-    """A handler class bound to the sandbox: ``dispatch`` answers, ``sent`` hears of complete sends."""
+def make_handler(dispatch: Dispatch, finished: Finished) -> type[BaseHTTPRequestHandler]:
+    """A handler class bound to the sandbox: ``dispatch`` answers; ``finished`` hears of the end of
+    every reply it dispatched, with whether the whole body went out."""
 
     class SandboxHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -42,15 +43,16 @@ def make_handler(dispatch: Dispatch, sent: Sent) -> type[BaseHTTPRequestHandler]
             body = self.rfile.read(length) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
             reply = dispatch(Request(self.command, path, query, headers, body))
-            if reply.delay_s > 0:
-                time.sleep(reply.delay_s)
+            delivered = False
             try:
+                if reply.delay_s > 0:
+                    time.sleep(reply.delay_s)
                 self._write(reply)
+                delivered = not reply.truncate
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
-                return
-            if not reply.truncate:
-                sent(reply)
+            finally:
+                finished(reply, delivered)
 
         def _write(self, reply: Reply) -> None:
             self.send_response(reply.status)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 import requests
 
 from metawatch_dagster.sandbox import FaultProfile
+from metawatch_dagster.sandbox.api import Request
 
 PERIOD_INDEX = "/data/wow/mythic-keystone/period/index"
 
@@ -230,3 +233,21 @@ def test_cli_prints_the_environment_and_stops_on_sigterm():
         if process.poll() is None:
             process.kill()
         process.stdout.close()
+
+
+def test_truth_waits_for_a_board_reply_still_being_written(sandbox, client):
+    """A client holds the whole body before the server thread records it; truth must not miss it."""
+    token = client.fetch_token()
+    cr = sandbox.world.connected_realms("us")[0].id
+    period = sandbox.current_period("us")
+    path = f"/us/data/wow/connected-realm/{cr}/mythic-leaderboard/503/period/{period}"
+    request = Request("GET", path, "namespace=dynamic-us", {"authorization": f"Bearer {token}"})
+    reply = sandbox._dispatch(request)  # what a handler thread does before it writes the body
+    assert reply.status == 200
+    with ThreadPoolExecutor(1) as pool:
+        asked = pool.submit(sandbox.truth, "us", period)
+        time.sleep(0.2)
+        assert not asked.done(), "truth waits while the reply is under way"
+        sandbox._finished(reply, True)  # ... and what it does once the body is out
+        runs = asked.result(timeout=5).runs
+    assert len(runs) == len(json.loads(reply.body)["leading_groups"]) > 0
