@@ -38,7 +38,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     regions = parse_regions(args.region, settings)
     spec = PeriodSpec.parse(args.period) if args.period else None
     operator = _operator(settings)
-    ok = operator.rebuild(regions, spec, REPARSE_JOB) and operator.publish()
+    ok = operator.rebuild(regions, spec, REPARSE_JOB)
+    if ok and args.publish:
+        ok = operator.publish()
     return 0 if ok else 1
 
 
@@ -75,6 +77,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_no_publish(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-publish",
+        dest="publish",
+        action="store_false",
+        help="skip the season marts, docs, serving copy and exports afterwards",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metawatch",
@@ -92,17 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--period", default="current", help="current | latest:N | <id> | <first>-<last>"
     )
-    load.add_argument(
-        "--no-publish",
-        dest="publish",
-        action="store_false",
-        help="skip the season marts, docs, serving copy and exports after the load",
-    )
+    add_no_publish(load)
     load.set_defaults(func=cmd_load)
 
     rebuild = commands.add_parser("rebuild", help="re-parse from raw snapshots alone, no API calls")
     rebuild.add_argument("--region", default="", help="comma-separated regions (default: all held)")
     rebuild.add_argument("--period", default="", help="<id> | <first>-<last> (default: all held)")
+    add_no_publish(rebuild)
     rebuild.set_defaults(func=cmd_rebuild)
 
     sync = commands.add_parser("sync-periods", help="register every started period of a season")

@@ -1,0 +1,68 @@
+"""`metawatch load` and `metawatch rebuild` as a person runs them: through the Dagster instance at
+DAGSTER_HOME, one line per partition, and a rebuild that makes no API call."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from metawatch_dagster.sandbox import Sandbox, SandboxConfig
+
+from .warehouse_rows import read_partition, truth_rows
+
+REPO = Path(__file__).resolve().parents[2]
+METAWATCH = Path(sys.executable).with_name("metawatch")
+
+
+def metawatch(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(METAWATCH), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
+    home = tmp_path / "home"
+    with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
+        env = {
+            **os.environ,
+            **sandbox.env(),
+            "DAGSTER_HOME": str(home),
+            "METAWATCH_DATA_DIR": str(data_dir),
+            "METAWATCH_REGIONS": "eu",
+        }
+        period = sandbox.current_period("eu")
+        load = metawatch(["load", "--region", "eu", "--period", "current", "--no-publish"], env)
+        assert load.returncode == 0, load.stdout + load.stderr
+        assert f"ok      {period}|eu" in load.stdout
+        loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
+        assert loaded == truth_rows(sandbox.truth("eu", period))
+
+        requests_before = sandbox.stats()["requests"]
+        rebuild = metawatch(["rebuild", "--region", "eu", "--no-publish"], env)
+        assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
+        assert sandbox.stats()["requests"] == requests_before, "a rebuild makes no API call"
+        assert read_partition(data_dir / "metawatch.duckdb", "eu", period) == loaded
+
+        failed = metawatch(["load", "--region", "eu", "--period", "99999", "--no-publish"], env)
+        assert failed.returncode == 1
+        assert "FAILED  99999|eu" in failed.stdout
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            assert str(period) in instance.get_dynamic_partitions("period")
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
+            statuses = sorted((r.tags["dagster/partition"], r.status) for r in runs)
+    finally:
+        del os.environ["DAGSTER_HOME"]
+    assert statuses == [
+        (f"{period}|eu", dg.DagsterRunStatus.SUCCESS),
+        ("99999|eu", dg.DagsterRunStatus.FAILURE),
+    ]
+    with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.spec_weekly").fetchone()[0] > 0
