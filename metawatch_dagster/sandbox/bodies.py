@@ -6,14 +6,24 @@ read ids. Leaderboard entries are rendered once per run and joined into boards a
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from metawatch_dagster.sandbox import catalog
 from metawatch_dagster.sandbox.catalog import ROLE_NAMES, Dungeon, Spec
-from metawatch_dagster.sandbox.population import ConnectedRealm, Population
-from metawatch_dagster.sandbox.runs import SimRun
+from metawatch_dagster.sandbox.population import Character, ConnectedRealm
+from metawatch_dagster.sandbox.runs import Week
+
+_MEMBER = b'{"profile":{"name":%b,"id":%d,"realm":%b},"faction":{"type":%b},"specialization":%b}'
+# a leaderboard entry after '{"ranking":N,' (key order as in Blizzard's bodies)
+_ENTRY = (
+    b'"duration":%d,"completed_timestamp":%d,"keystone_level":%d,"members":[%b],'
+    b'"mythic_rating":{"color":%b,"rating":%r}}'
+)
 
 
 def dumps(value: Any) -> bytes:
@@ -29,6 +39,11 @@ class Renderer:
         self.region = region
         self.dynamic = f"dynamic-{region}"
         self.static = f"{catalog.STATIC_NAMESPACE_VERSION}-{region}"
+        # rendered parts of leaderboard members: whole members by member key (see Week.member),
+        # realms by realm id, specializations by spec id
+        self._members: dict[int, bytes] = {}
+        self._realm_parts: dict[int, bytes] = {}
+        self._spec_parts: dict[int, bytes] = {}
 
     def href(self, path: str, static: bool = False) -> str:
         namespace = self.static if static else self.dynamic
@@ -108,9 +123,10 @@ class Renderer:
         cr_id: int,
         dungeon: Dungeon,
         period: int,
-        entries: tuple[SimRun, ...],
-        population: Population,
+        week: Week,
+        rows: np.ndarray,
     ) -> bytes:
+        """The board showing the week's ``rows`` in order."""
         path = f"connected-realm/{cr_id}/mythic-leaderboard/{dungeon.id}/period/{period}"
         head = dumps(
             {
@@ -139,47 +155,71 @@ class Renderer:
                 "name": dungeon.name,
             }
         )
-        slugs = {r.id: r.slug for cr in population.connected_realms for r in cr.realms}
+        fragments = week.fragments
+        shown = rows.tolist()
+        missing = [row for row in shown if row not in fragments]
+        if missing:
+            self._render_entries(week, missing)
         groups = b",".join(
-            b'{"ranking":%d,%s' % (ranking, self._entry(run, slugs))
-            for ranking, run in enumerate(entries, start=1)
+            [
+                b'{"ranking":%d,%s' % (ranking, fragments[row])
+                for ranking, row in enumerate(shown, 1)
+            ]
         )
         return head[:-1] + b',"leading_groups":[' + groups + b"]," + tail[1:]
 
-    def _entry(self, run: SimRun, slugs: dict[int, str]) -> bytes:
-        """The entry without its ranking and opening brace (cached on the run)."""
-        if run.fragment is None:
-            truth = run.truth
-            entry = {
-                "duration": truth.duration_ms,
-                "completed_timestamp": truth.completed_timestamp,
-                "keystone_level": truth.keystone_level,
-                "members": [
-                    {
-                        "profile": {
-                            "name": m.name,
-                            "id": m.character_id,
-                            "realm": {
-                                "key": self.key(f"realm/{m.realm_id}"),
-                                "id": m.realm_id,
-                                "slug": slugs[m.realm_id],
-                            },
-                        },
-                        "faction": {"type": m.faction},
-                        "specialization": {
-                            "key": self.key(f"playable-specialization/{m.spec_id}", static=True),
-                            "id": m.spec_id,
-                        },
-                    }
-                    for m in truth.members
-                ],
-                "mythic_rating": {
-                    "color": _rating_color(truth.mythic_rating),
-                    "rating": truth.mythic_rating,
-                },
-            }
-            run.fragment = dumps(entry)[1:]
-        return run.fragment
+    def _render_entries(self, week: Week, rows: list[int]) -> None:
+        """Entries without their ranking and opening brace, kept on the week (boards share them).
+
+        Racing threads render the same bytes, so the caches need no lock.
+        """
+        columns = week.columns(rows)
+        members = self._members
+        for key in set(itertools.chain.from_iterable(columns.members)).difference(members):
+            members[key] = self._member(*week.member(key))
+        member = members.__getitem__
+        for row, keys, duration, completed, level, rating in zip(
+            rows,
+            columns.members,
+            columns.duration,
+            columns.completed,
+            columns.level,
+            columns.rating,
+            strict=True,
+        ):
+            week.fragments[row] = _ENTRY % (
+                duration,
+                completed,
+                level,
+                b",".join(map(member, keys)),
+                _rating_color(rating),
+                rating,
+            )
+
+    def _member(self, character: Character, spec_id: int) -> bytes:
+        realm = self._realm_parts.get(character.realm_id)
+        if realm is None:
+            realm = dumps(
+                {
+                    "key": self.key(f"realm/{character.realm_id}"),
+                    "id": character.realm_id,
+                    "slug": character.realm_slug,
+                }
+            )
+            self._realm_parts[character.realm_id] = realm
+        spec = self._spec_parts.get(spec_id)
+        if spec is None:
+            spec = dumps(
+                {"key": self.key(f"playable-specialization/{spec_id}", static=True), "id": spec_id}
+            )
+            self._spec_parts[spec_id] = spec
+        return _MEMBER % (
+            dumps(character.name),
+            character.id,
+            realm,
+            dumps(character.faction),
+            spec,
+        )
 
     # --- periods and seasons ---------------------------------------------------------------------
     def period_index(self, periods: list[int]) -> bytes:
@@ -350,9 +390,12 @@ _TIMEZONES = {
 _COLORS = ((420, (255, 128, 0)), (360, (163, 53, 238)), (300, (0, 112, 221)), (240, (30, 255, 0)))
 
 
-def _rating_color(rating: float) -> dict[str, int]:
-    r, g, b = next((rgb for floor, rgb in _COLORS if rating >= floor), (255, 255, 255))
-    return {"r": r, "g": g, "b": b, "a": 1}
+_COLOR_BODIES = tuple((floor, b'{"r":%d,"g":%d,"b":%d,"a":1}' % rgb) for floor, rgb in _COLORS)
+_WHITE = b'{"r":255,"g":255,"b":255,"a":1}'
+
+
+def _rating_color(rating: float) -> bytes:
+    return next((body for floor, body in _COLOR_BODIES if rating >= floor), _WHITE)
 
 
 def error_body(status: int, detail: str) -> bytes:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
 
 from metawatch_dagster.sandbox.catalog import SPECS
 
@@ -50,12 +53,40 @@ class ConnectedRealm:
     weight: float  # how busy it is relative to the region's average (1.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class Roster:
+    """Every character of a region in one flat order, grouped by connected realm then class.
+
+    The characters of connected realm number ``c`` (its position in the region) and class ``k`` are
+    ``characters[start[c, k] : start[c, k] + size[c, k]]``; arrays let runs draw groups in bulk.
+    """
+
+    characters: tuple[Character, ...]
+    start: np.ndarray  # int64 (connected realms, class ids + 1)
+    size: np.ndarray  # int64, same shape
+    connected_index: np.ndarray  # int64 per character: its connected realm's position
+    roster_order: np.ndarray  # int64 per character: its rank by (realm id, character id)
+
+    def run_rosters(self, groups: np.ndarray) -> list[str]:
+        """Each group (a row of characters) as run_identity's text writes it: ``realm:character``
+        sorted numerically, joined by commas."""
+        order = np.argsort(self.roster_order[groups], axis=1)
+        labels = self._labels
+        return [
+            ",".join([labels[c] for c in row])
+            for row in np.take_along_axis(groups, order, axis=1).tolist()
+        ]
+
+    @cached_property
+    def _labels(self) -> list[str]:
+        return [f"{c.realm_id}:{c.id}" for c in self.characters]
+
+
+@dataclass(frozen=True, eq=False)
 class Population:
     region: str
     connected_realms: tuple[ConnectedRealm, ...]
-    # connected realm id -> class id -> its characters
-    characters: dict[int, dict[int, tuple[Character, ...]]]
+    roster: Roster
 
     def connected_realm(self, connected_realm_id: int) -> ConnectedRealm | None:
         for cr in self.connected_realms:
@@ -93,10 +124,11 @@ def build_population(seed: int, region: str, scale: str) -> Population:
     connected.sort(key=lambda cr: cr.id)
 
     per_unit = 220 if scale == "small" else 500
-    characters: dict[int, dict[int, tuple[Character, ...]]] = {}
+    by_connected: list[dict[int, list[Character]]] = []
     used_ids: list[int] = []
     for cr in connected:
         by_class: dict[int, list[Character]] = {}
+        seen: set[tuple[int, int]] = set()  # a reused id may land on a realm that already has it
         for _ in range(int(per_unit * cr.weight)):
             realm = rng.choice(cr.realms)
             class_id = rng.choice(SPECS).class_id
@@ -107,23 +139,35 @@ def build_population(seed: int, region: str, scale: str) -> Population:
             used_ids.append(character_id)
             name = UNKNOWN_NAME if rng.random() < 0.003 else _character_name(rng)
             faction = "ALLIANCE" if rng.random() < 0.55 else "HORDE"
-            by_class.setdefault(class_id, []).append(
-                Character(realm.id, realm.slug, character_id, name, class_id, faction)
-            )
-        characters[cr.id] = {
-            class_id: tuple(_unique(chars)) for class_id, chars in by_class.items()
-        }
-    return Population(region, tuple(connected), characters)
+            if (realm.id, character_id) not in seen:
+                seen.add((realm.id, character_id))
+                by_class.setdefault(class_id, []).append(
+                    Character(realm.id, realm.slug, character_id, name, class_id, faction)
+                )
+        by_connected.append(by_class)
+    return Population(region, tuple(connected), _roster(by_connected))
 
 
-def _unique(chars: list[Character]) -> list[Character]:
-    seen: set[tuple[int, int]] = set()
-    kept = []
-    for c in chars:
-        if (c.realm_id, c.id) not in seen:
-            seen.add((c.realm_id, c.id))
-            kept.append(c)
-    return kept
+def _roster(by_connected: list[dict[int, list[Character]]]) -> Roster:
+    classes = max(spec.class_id for spec in SPECS) + 1
+    start = np.zeros((len(by_connected), classes), dtype=np.int64)
+    size = np.zeros_like(start)
+    characters: list[Character] = []
+    connected_index: list[int] = []
+    for position, by_class in enumerate(by_connected):
+        for class_id in sorted(by_class):
+            chars = by_class[class_id]
+            start[position, class_id] = len(characters)
+            size[position, class_id] = len(chars)
+            characters.extend(chars)
+            connected_index.extend([position] * len(chars))
+    realm_ids = np.array([c.realm_id for c in characters], dtype=np.int64)
+    character_ids = np.array([c.id for c in characters], dtype=np.int64)
+    roster_order = np.empty(len(characters), dtype=np.int64)
+    roster_order[np.lexsort((character_ids, realm_ids))] = np.arange(len(characters))
+    return Roster(
+        tuple(characters), start, size, np.array(connected_index, dtype=np.int64), roster_order
+    )
 
 
 def _realm_names(rng: random.Random, count: int) -> list[str]:

@@ -133,11 +133,10 @@ class WorldRoutes:
             return None
         dungeon = self.world.dungeon(dungeon_id)
         key = (region, period, dungeon_id, cr_id, view.version)
-        population = self.world.population(region)
         body = self.cache.get(
             ("lb", *key),
             lambda: self._renderers[region].leaderboard(
-                cr_id, dungeon, period, view.entries, population
+                cr_id, dungeon, period, view.week, view.rows
             ),
         )
         last_modified = datetime.fromtimestamp(view.last_modified_ms / 1000, UTC)

@@ -1,188 +1,260 @@
-"""A dungeon's week of runs in one region, and how each connected realm's board grows from them.
+"""A dungeon's week of runs in one region, drawn in bulk: groups, key levels, clear times, completions.
 
-A board at simulated time t is the top N runs completed by t that involve a member of that connected
-realm, ordered by keystone level (desc), then duration (asc). Its versions change only when a newly
-completed run enters the top N; ``change_times`` lists those moments (whole seconds, in ms).
+Tens of thousands of groups per dungeon-week at real scale, so the week lives in numpy arrays (one row per
+run, in draw order); Python objects (``SimRun`` with its ``TruthRun``) are made only for runs that some
+served board shows, when truth asks for them.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
-import random
-from dataclasses import dataclass, field
+import hashlib
+import itertools
+import threading
+from dataclasses import dataclass
 
-from metawatch_dagster.run_identity import run_id
+import numpy as np
+
 from metawatch_dagster.sandbox.catalog import SPECS, Dungeon, period_start
-from metawatch_dagster.sandbox.population import Character, Population
+from metawatch_dagster.sandbox.meta import Meta
+from metawatch_dagster.sandbox.population import Character, Population, Roster
 from metawatch_dagster.sandbox.truth import TruthMember, TruthRun
 
 _WEEK_S = 7 * 24 * 3600
-_USUAL_COMP = ("TANK", "HEALER", "DAMAGE", "DAMAGE", "DAMAGE")
-_ODD_COMPS = (
-    ("TANK", "HEALER", "HEALER", "DAMAGE", "DAMAGE"),
-    ("TANK", "DAMAGE", "DAMAGE", "DAMAGE", "DAMAGE"),
-    ("TANK", "TANK", "HEALER", "DAMAGE", "DAMAGE"),
+_GROUP = 5
+# rows of role positions in meta.ROLES (tank, healer, damage): the usual group, then odd ones
+_COMPS = np.array(
+    [[0, 1, 2, 2, 2], [0, 1, 1, 2, 2], [0, 2, 2, 2, 2], [0, 0, 1, 2, 2]], dtype=np.int64
 )
+_ODD_COMP_SHARE = 0.04
+_AWAY_SHARE = 0.25  # a member comes from a random connected realm instead of the group's home
+_RUNS_PER_BOARD_RUN = 0.62  # a region's runs of a dungeon-week per realm per run a board can hold
+
+# Key level: mean, the pull of the group's summed spec strength, and the rest of the spread.
+_LEVEL_MEAN = 9.5
+_LEVEL_PER_STRENGTH = 1.2
+_LEVEL_NOISE = 1.9
+_PUSH_SHARE, _PUSH_RATE = 0.04, 0.35  # a few groups push far beyond their usual level
+_LEVEL_MIN, _LEVEL_MAX = 2, 24
+# Clear time / timer is log-normal: centred a little under the timer, faster for stronger groups.
+_TIME_LOG_MEAN = -0.055
+_TIME_LOG_PER_STRENGTH = 0.025
+_TIME_LOG_NOISE = 0.10
+
+_CLASS_OF_SPEC = np.array([spec.class_id for spec in SPECS], dtype=np.int64)
+_SPEC_IDS = [spec.id for spec in SPECS]
+_SPEC_SLOTS = 64  # > len(SPECS): a (character, spec) pair as one int
 
 
 @dataclass(slots=True)
 class SimRun:
     run_id: str
     truth: TruthRun
-    connected_realms: tuple[int, ...]
-    order: tuple  # board order: higher level first, then faster, then earlier
-    rank: int = 0  # position in the week's board order over all realms (0 = best)
-    fragment: bytes | None = None  # the rendered entry without its ranking, made on first use
 
 
-@dataclass
-class BoardHistory:
-    """One connected realm's board for one dungeon and period."""
+@dataclass(frozen=True, eq=False)
+class EntryColumns:
+    """Some runs' fields as plain lists (what a leaderboard entry shows), for rendering in bulk."""
 
-    runs: list[SimRun]  # the realm's runs in completion order
-    completions: list[int]
-    change_times: list[int]
-    _versions: dict[int, tuple[SimRun, ...]] = field(default_factory=dict)
-
-    def version_at(self, at_ms: int) -> int:
-        """0 = nothing to show yet; n = the board after its n-th change."""
-        return bisect.bisect_right(self.change_times, at_ms)
-
-    def last_modified_ms(self, version: int) -> int:
-        return self.change_times[version - 1]
-
-    def entries(self, version: int, limit: int) -> tuple[SimRun, ...]:
-        shown = self._versions.get(version)
-        if shown is None:
-            cutoff = bisect.bisect_right(self.completions, self.change_times[version - 1])
-            shown = tuple(heapq.nsmallest(limit, self.runs[:cutoff], key=lambda r: r.rank))
-            self._versions[version] = shown
-        return shown
+    duration: list[int]
+    completed: list[int]
+    level: list[int]
+    rating: list[float]
+    members: list[list[int]]  # member keys, see ``Week.member``
 
 
-def board_histories(runs: list[SimRun], limit: int) -> dict[int, BoardHistory]:
-    for rank, run in enumerate(sorted(runs, key=lambda r: r.order)):
-        run.rank = rank
-    per_realm: dict[int, list[SimRun]] = {}
-    for run in runs:  # already in completion order
-        for cr in run.connected_realms:
-            per_realm.setdefault(cr, []).append(run)
-    return {cr: _history(realm_runs, limit) for cr, realm_runs in per_realm.items()}
+class Week:
+    """A dungeon's week of runs in one region, one row per run in draw order."""
 
+    def __init__(
+        self,
+        population: Population,
+        period: int,
+        dungeon_id: int,
+        characters: np.ndarray,
+        specs: np.ndarray,
+        outcomes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    ):
+        self.population = population
+        self.period = period
+        self.dungeon_id = dungeon_id
+        self.characters = characters  # (runs, 5) roster positions
+        self.member_keys = characters * _SPEC_SLOTS + specs  # (runs, 5): character and spec
+        self.level, self.duration, self.completed, self.rating = outcomes
+        rows = np.arange(len(self.level))
+        self.rank = np.empty_like(rows)  # place in the board order over all realms (0 = best)
+        self.rank[np.lexsort((rows, self.completed, self.duration, -self.level))] = rows
+        self.fragments: dict[int, bytes] = {}  # row -> rendered entry, kept by the renderer
+        self._sim_runs: dict[int, SimRun] = {}
+        self._members: dict[int, TruthMember] = {}
+        self._lock = threading.Lock()
 
-def _history(runs: list[SimRun], limit: int) -> BoardHistory:
-    worst_first: list[int] = []  # heap of the shown runs' negated ranks: the worst on top
-    changes: list[int] = []
-    for run in runs:
-        key = -run.rank
-        if len(worst_first) < limit:
-            heapq.heappush(worst_first, key)
-        elif key > worst_first[0]:
-            heapq.heapreplace(worst_first, key)
-        else:
-            continue
-        if not changes or changes[-1] != run.truth.completed_timestamp:
-            changes.append(run.truth.completed_timestamp)
-    return BoardHistory(runs, [r.truth.completed_timestamp for r in runs], changes)
+    def __len__(self) -> int:
+        return len(self.level)
 
+    def member(self, key: int) -> tuple[Character, int]:
+        """A member key's character and spec id."""
+        return self.population.roster.characters[key // _SPEC_SLOTS], _SPEC_IDS[key % _SPEC_SLOTS]
 
-def generate_runs(
-    seed: int, population: Population, period: int, dungeon: Dungeon, runs_per_board_week: int
-) -> list[SimRun]:
-    """The dungeon's whole week in the region, sorted by completion time."""
-    region = population.region
-    rng = random.Random(f"{seed}|{region}|{period}|{dungeon.id}|runs")
-    realms = population.connected_realms
-    realm_ids = [cr.id for cr in realms]
-    realm_cum = _cumulative([cr.weight for cr in realms])
-    realm_total = realm_cum[-1]
-    random_ = rng.random
-    specs_by_role = _spec_popularity(seed, period)
-    start_s = int(period_start(region, period).timestamp())
-    count = int(runs_per_board_week * len(realms) * 0.62)
-    timer = dungeon.timer_ms
-
-    pools = {cr.id: population.characters[cr.id] for cr in realms}
-    members_seen: dict[tuple[int, int], TruthMember] = {}
-    runs = []
-    for _ in range(count):
-        home = realm_ids[bisect.bisect(realm_cum, random_() * realm_total)]
-        comp = _USUAL_COMP if random_() > 0.04 else _ODD_COMPS[int(random_() * len(_ODD_COMPS))]
-        members: list[TruthMember] = []
-        taken: set[int] = set()
-        crs: set[int] = set()
-        for role in comp:
-            specs, spec_cum = specs_by_role[role]
-            member = None
-            while member is None:
-                spec = specs[bisect.bisect(spec_cum, random_() * spec_cum[-1])]
-                cr = home
-                if random_() > 0.75:
-                    cr = realm_ids[bisect.bisect(realm_cum, random_() * realm_total)]
-                pool = pools[cr].get(spec.class_id)
-                if not pool:
-                    continue
-                character: Character = pool[int(random_() * len(pool))]
-                if id(character) in taken:
-                    continue
-                taken.add(id(character))
-                crs.add(cr)
-                member = members_seen.get((id(character), spec.id))
-                if member is None:
-                    member = TruthMember(
-                        character.realm_id, character.id, character.name, spec.id, character.faction
-                    )
-                    members_seen[(id(character), spec.id)] = member
-            members.append(member)
-        level = _keystone_level(rng)
-        ratio = rng.lognormvariate(-0.07, 0.11)
-        duration = int(timer * ratio) + rng.randint(0, 999)
-        offset_s = int((rng.random() ** 1.1) * (_WEEK_S - 1))
-        completed = (start_s + max(offset_s, duration // 1000 + 60)) * 1000
-        completed = min(completed, (start_s + _WEEK_S - 1) * 1000)
-        rating = _rating(level, duration / timer)
-        pairs = [(m.realm_id, m.character_id) for m in members]
-        rid = run_id(region, period, dungeon.id, completed, duration, level, pairs)
-        truth = TruthRun(
-            region, period, dungeon.id, level, duration, completed, rating, tuple(members)
+    def columns(self, rows: list[int]) -> EntryColumns:
+        picked = np.array(rows, dtype=np.int64)
+        return EntryColumns(
+            self.duration[picked].tolist(),
+            self.completed[picked].tolist(),
+            self.level[picked].tolist(),
+            self.rating[picked].tolist(),
+            self.member_keys[picked].tolist(),
         )
-        runs.append(SimRun(rid, truth, tuple(sorted(crs)), (-level, duration, completed, rid)))
-    runs.sort(key=lambda r: (r.truth.completed_timestamp, r.run_id))
-    return runs
+
+    def sim_runs(self, rows: np.ndarray) -> list[SimRun]:
+        """The runs of ``rows`` as objects; each run has one object however many boards show it."""
+        wanted = rows.tolist()
+        with self._lock:
+            made = self._sim_runs
+            missing = [row for row in wanted if row not in made]
+            if missing:
+                self._make(missing)
+            return [made[row] for row in wanted]
+
+    def _make(self, rows: list[int]) -> None:
+        region, period, dungeon_id = self.population.region, self.period, self.dungeon_id
+        columns = self.columns(rows)
+        members = self._members
+        for key in set(itertools.chain.from_iterable(columns.members)).difference(members):
+            character, spec_id = self.member(key)
+            members[key] = TruthMember(
+                character.realm_id, character.id, character.name, spec_id, character.faction
+            )
+        member = members.__getitem__
+        rosters = self.population.roster.run_rosters(self.characters[np.array(rows)])
+        # run_identity.run_id's text, built in bulk (tests check every served id against run_id)
+        prefix = f"{region}|{period}|{dungeon_id}|"
+        for row, keys, roster, level, duration, completed, rating in zip(
+            rows,
+            columns.members,
+            rosters,
+            columns.level,
+            columns.duration,
+            columns.completed,
+            columns.rating,
+            strict=True,
+        ):
+            text = f"{prefix}{completed}|{duration}|{level}|{roster}"
+            truth = TruthRun(
+                region,
+                period,
+                dungeon_id,
+                level,
+                duration,
+                completed,
+                rating,
+                tuple(map(member, keys)),
+            )
+            self._sim_runs[row] = SimRun(hashlib.md5(text.encode()).hexdigest(), truth)
 
 
-def _spec_popularity(seed: int, period: int) -> dict[str, tuple[list, list[float]]]:
-    """A few specs dominate each role; the favourites shift a little from week to week."""
-    rng = random.Random(f"{seed}|{period // 4}|meta")
-    result = {}
-    for role in ("TANK", "HEALER", "DAMAGE"):
-        specs = [s for s in SPECS if s.role == role]
-        rng.shuffle(specs)
-        result[role] = (specs, _cumulative([1.0 / (rank + 1) ** 1.3 for rank in range(len(specs))]))
-    return result
+def draw_week(
+    seed: int,
+    population: Population,
+    period: int,
+    dungeon: Dungeon,
+    runs_per_board_week: int,
+    meta: Meta,
+) -> Week:
+    region = population.region
+    rng = np.random.Generator(np.random.PCG64(_seed(f"{seed}|{region}|{period}|{dungeon.id}|runs")))
+    weights = np.array([cr.weight for cr in population.connected_realms])
+    count = int(runs_per_board_week * len(weights) * _RUNS_PER_BOARD_RUN)
+    characters, specs, roles = _draw_groups(rng, population.roster, meta, weights, count)
+    outcomes = _draw_outcomes(rng, meta, specs, roles, dungeon, region, period)
+    return Week(population, period, dungeon.id, characters, specs, outcomes)
 
 
-def _cumulative(weights: list[float]) -> list[float]:
-    cum, total = [], 0.0
-    for weight in weights:
-        total += weight
-        cum.append(total)
-    return cum
+def _seed(text: str) -> int:
+    return int.from_bytes(hashlib.md5(text.encode()).digest(), "big")
 
 
-def _keystone_level(rng: random.Random) -> int:
-    level = round(rng.gauss(9.5, 2.8))
-    if rng.random() < 0.04:
-        level += int(rng.expovariate(0.35))
-    return max(2, min(level, 24))
+def _draw_groups(
+    rng: np.random.Generator, roster: Roster, meta: Meta, weights: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(runs, 5) characters, specs and roles: a home realm per group, members mostly from it."""
+    cumulative = np.cumsum(weights)
+
+    def realms(n: int) -> np.ndarray:
+        picks = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
+        return np.minimum(picks, len(weights) - 1)
+
+    home = realms(count)
+    odd = rng.random(count) < _ODD_COMP_SHARE
+    odd_kind = 1 + (rng.random(count) * (len(_COMPS) - 1)).astype(np.int64)
+    roles = _COMPS[np.where(odd, odd_kind, 0)]
+    characters = np.full((count, _GROUP), -1, dtype=np.int64)
+    specs = np.zeros((count, _GROUP), dtype=np.int64)
+    todo = np.ones((count, _GROUP), dtype=bool)
+    while todo.any():
+        rows, slots = np.nonzero(todo)
+        n = len(rows)
+        spec = meta.draw_specs(roles[rows, slots], rng.random(n))
+        away = rng.random(n) < _AWAY_SHARE
+        realm = np.where(away, realms(n), home[rows])
+        klass = _CLASS_OF_SPEC[spec]
+        size = roster.size[realm, klass]
+        pick = roster.start[realm, klass] + (rng.random(n) * size).astype(np.int64)
+        found = size > 0  # a realm may have nobody of that class: draw that member again
+        characters[rows[found], slots[found]] = pick[found]
+        specs[rows[found], slots[found]] = spec[found]
+        todo[:] = False
+        todo[rows[~found], slots[~found]] = True
+        for first in range(_GROUP):  # a character plays once per group: later repeats draw again
+            for later in range(first + 1, _GROUP):
+                repeat = (characters[:, later] == characters[:, first]) & (
+                    characters[:, later] >= 0
+                )
+                characters[repeat, later] = -1
+                todo[repeat, later] = True
+    return characters, specs, roles
 
 
-def _rating(level: int, time_ratio: float) -> float:
+def _draw_outcomes(
+    rng: np.random.Generator,
+    meta: Meta,
+    specs: np.ndarray,
+    roles: np.ndarray,
+    dungeon: Dungeon,
+    region: str,
+    period: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Level, duration (ms), completion (ms) and rating; level and clear time follow the group's
+    strength (its specs' summed strength), plus noise."""
+    count = len(specs)
+    # relative to an ordinary group of the same roles, so the world's averages stay put
+    strength = (meta.strength[specs] - meta.role_mean_strength[roles]).sum(axis=1)
+    level = np.rint(
+        _LEVEL_MEAN + _LEVEL_PER_STRENGTH * strength + _LEVEL_NOISE * rng.standard_normal(count)
+    )
+    pushed = rng.random(count) < _PUSH_SHARE
+    push = np.floor(-np.log1p(-rng.random(count)) / _PUSH_RATE)
+    level = np.clip(level + np.where(pushed, push, 0), _LEVEL_MIN, _LEVEL_MAX).astype(np.int64)
+
+    timer = dungeon.timer_ms
+    ratio = np.exp(
+        _TIME_LOG_MEAN
+        - _TIME_LOG_PER_STRENGTH * strength
+        + _TIME_LOG_NOISE * rng.standard_normal(count)
+    )
+    duration = (np.floor(timer * ratio) + np.floor(rng.random(count) * 1000)).astype(np.int64)
+
+    start_s = int(period_start(region, period).timestamp())
+    offset_s = np.floor(rng.random(count) ** 1.1 * (_WEEK_S - 1)).astype(np.int64)
+    # no run ends before it began
+    completed_s = start_s + np.maximum(offset_s, duration // 1000 + 60)
+    completed = np.minimum(completed_s, start_s + _WEEK_S - 1) * 1000
+    return level, duration, completed, _rating(level, duration / timer)
+
+
+def _rating(level: np.ndarray, time_ratio: np.ndarray) -> np.ndarray:
     """A Dragonflight/TWW-like score: base by level and affix steps, plus or minus up to 15 for time."""
-    score = 165 + 15 * (level - 2) + 15 * sum(level >= step for step in (4, 7, 10, 12))
-    if time_ratio <= 1:
-        score += 15 * min(1.0, (1 - time_ratio) / 0.4)
-    else:
-        score -= 15 + 15 * min(1.0, (time_ratio - 1) / 0.4)
-    return round(score, 5)
+    steps = sum((level >= step).astype(np.int64) for step in (4, 7, 10, 12))
+    score = 165.0 + 15 * (level - 2) + 15 * steps
+    early = 15 * np.minimum(1.0, (1 - time_ratio) / 0.4)
+    late = -15 - 15 * np.minimum(1.0, (time_ratio - 1) / 0.4)
+    return np.round(score + np.where(time_ratio <= 1, early, late), 5)

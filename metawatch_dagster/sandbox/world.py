@@ -1,7 +1,7 @@
 """The deterministic world: regions' realms and characters, the season's periods, dungeons and boards.
 
 Everything is derived from the seed and built lazily: a region's population on first use, a dungeon's
-week of runs when one of its boards is first asked for.
+week of runs (and every board's history over it) when one of its boards is first asked for.
 """
 
 from __future__ import annotations
@@ -11,21 +11,30 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from metawatch_dagster.sandbox import catalog
+from metawatch_dagster.sandbox.boards import BoardHistory, board_histories
 from metawatch_dagster.sandbox.catalog import DUNGEONS, SEASON_DUNGEONS, SPECS, Dungeon, Spec
+from metawatch_dagster.sandbox.meta import Meta, spec_meta
 from metawatch_dagster.sandbox.population import ConnectedRealm, Population, build_population
-from metawatch_dagster.sandbox.runs import BoardHistory, SimRun, board_histories, generate_runs
+from metawatch_dagster.sandbox.runs import SimRun, Week, draw_week
 
 _HOLE_RATE = 0.03  # share of realm/dungeon/period boards that answer 404 whatever happens
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BoardView:
-    """A board as shown at one moment: its version, when it last changed, and its entries in order."""
+    """A board as shown at one moment: its version, when it last changed, and its runs in order."""
 
     version: int
     last_modified_ms: int
-    entries: tuple[SimRun, ...]
+    week: Week
+    rows: np.ndarray  # the week's rows shown, best first
+
+    @property
+    def entries(self) -> list[SimRun]:
+        return self.week.sim_runs(self.rows)
 
 
 class World:
@@ -88,6 +97,10 @@ class World:
     def spec(self, spec_id: int) -> Spec | None:
         return next((s for s in self.specs if s.id == spec_id), None)
 
+    def meta(self, period: int) -> Meta:
+        """How strong and how popular each spec is that week (the same in every region)."""
+        return spec_meta(self.seed, period)
+
     # --- boards ---------------------------------------------------------------------------------
     def is_hole(self, region: str, period: int, dungeon_id: int, connected_realm_id: int) -> bool:
         text = f"{self.seed}|{region}|{period}|{dungeon_id}|{connected_realm_id}|hole"
@@ -125,7 +138,8 @@ class World:
         return BoardView(
             version,
             history.last_modified_ms(version),
-            history.entries(version, self.board_limit),
+            history.week,
+            history.shown(version, self.board_limit),
         )
 
     def _histories(self, region: str, period: int, dungeon: Dungeon) -> dict[int, BoardHistory]:
@@ -140,10 +154,15 @@ class World:
                 found = self._weeks.get(key)
             if found is not None:
                 return found
-            runs = generate_runs(
-                self.seed, self.population(region), period, dungeon, self.runs_per_board_week
+            week = draw_week(
+                self.seed,
+                self.population(region),
+                period,
+                dungeon,
+                self.runs_per_board_week,
+                self.meta(period),
             )
-            histories = board_histories(runs, self.board_limit)
+            histories = board_histories(week, self.board_limit)
             with self._lock:
                 self._weeks[key] = histories
             return histories

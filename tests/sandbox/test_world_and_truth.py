@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import timedelta
 
 from metawatch_dagster.run_identity import run_id
-from metawatch_dagster.sandbox.catalog import period_start
+from metawatch_dagster.sandbox.catalog import SPECS, period_start
 
 
 def _all_boards(sb, client, region, period):
@@ -112,6 +113,7 @@ def test_a_run_is_listed_on_the_board_of_every_members_connected_realm(make_sand
         listed.setdefault(rid, set()).add(cr)
     cross_realm = 0
     for rid, run in truth.runs.items():
+        assert len({(m.realm_id, m.character_id) for m in run.members}) == 5
         crs = {realm_to_cr[m.realm_id] for m in run.members}
         holes = {cr for cr in crs if sb.world.is_hole(region, period, run.dungeon_id, cr)}
         assert listed[rid] == crs - holes
@@ -170,3 +172,49 @@ def test_each_region_resets_at_its_own_hour(sandbox, client):
     sandbox.clock.set(period_start("eu", period + 1))
     assert sandbox.current_period("eu") == period + 1
     assert [p for p, _, _ in sandbox.periods("eu")][-1] == period + 1
+
+
+def test_stronger_specs_reach_higher_keys_and_time_more_of_them(make_sandbox):
+    sb = make_sandbox(regions=("us",), board_limit=500, runs_per_board_week=900)
+    region, period = "us", sb.current_period("us") - 1
+    timers = {d.id: d.timer_ms for d in sb.world.season_dungeons}
+    played: dict[int, list[tuple[int, bool]]] = {}
+    for run in sb.board_truth(region, period).runs.values():
+        timed = run.duration_ms <= timers[run.dungeon_id]
+        for member in run.members:
+            played.setdefault(member.spec_id, []).append((run.keystone_level, timed))
+    meta = sb.world.meta(period).by_spec_id()
+    common = sorted((s for s in played if len(played[s]) >= 100), key=lambda s: meta[s][0])
+    weak = [outcome for s in common[:3] for outcome in played[s]]
+    strong = [outcome for s in common[-3:] for outcome in played[s]]
+
+    def levels(outcomes):
+        return [level for level, _ in outcomes]
+
+    def timed_rate(outcomes):
+        return sum(timed for _, timed in outcomes) / len(outcomes)
+
+    assert statistics.median(levels(strong)) > statistics.median(levels(weak))
+    assert statistics.fmean(levels(strong)) >= statistics.fmean(levels(weak)) + 0.8
+    assert timed_rate(strong) >= timed_rate(weak) + 0.1
+
+
+def test_popularity_follows_strength_only_in_part(sandbox):
+    meta = sandbox.world.meta(sandbox.current_period("us"))
+    specs = meta.by_spec_id()  # spec id -> (strength, share of its role's picks)
+    uniform = {spec.id: 1 / sum(other.role == spec.role for other in SPECS) for spec in SPECS}
+    strengths = sorted(strength for strength, _ in specs.values())
+    top_third, top_quarter = strengths[-len(strengths) // 3], strengths[-len(strengths) // 4]
+    assert any(
+        share >= 2 * uniform[s] and strength < top_third for s, (strength, share) in specs.items()
+    ), "a popular, average spec"
+    assert any(
+        share < uniform[s] and strength >= top_quarter for s, (strength, share) in specs.items()
+    ), "a rare, strong spec"
+    damage = [s.id for s in SPECS if s.role == "DAMAGE"]
+    by_strength = sorted(damage, key=lambda s: specs[s][0])
+    by_share = sorted(damage, key=lambda s: specs[s][1])
+    agreement = statistics.correlation(
+        [by_strength.index(s) for s in damage], [by_share.index(s) for s in damage]
+    )
+    assert 0.3 < agreement < 0.95, "rank correlation of strength and popularity"
