@@ -38,7 +38,8 @@ def _columns(table: str) -> str:
 
 
 @contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Commit what the block did, or roll all of it back if it raises."""
     con.begin()
     try:
         yield
@@ -57,7 +58,7 @@ def replace_partition(
     Returns the rows inserted per table. On any failure nothing changes.
     """
     inserted = {}
-    with _transaction(con):
+    with transaction(con):
         for table, source in sources.items():
             columns = _columns(table)
             con.execute(
@@ -73,7 +74,7 @@ def replace_partition(
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, source: str) -> int:
     """Replace every row of a table (e.g. a ref_* table from a file read) in one transaction."""
     columns = _columns(table)
-    with _transaction(con):
+    with transaction(con):
         con.execute(f"DELETE FROM {table}")
         return con.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source}"

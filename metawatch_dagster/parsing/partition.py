@@ -1,7 +1,9 @@
 """Parse a (region, period) partition: the union of its raw snapshots into the contract tables.
 
-Every entry is handled in DuckDB SQL (see `sql.py`); Python only lists files and, when a bulk read of
-the bodies fails, reads them one file at a time to set the broken ones aside as rejected boards.
+Every entry is handled in DuckDB SQL (see `sql.py`). A parse reads only the bodies its cache lacks
+(all of them on the first parse or with `full=True`), then rebuilds the partition's rows from the cache
+and every manifest. Python lists and stats files and, when a bulk read of the bodies fails, reads them
+one file at a time to set the broken ones aside as rejected boards.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 import duckdb
 
 from metawatch_dagster.parsing import sql
+from metawatch_dagster.parsing.cache import ensure_cache
 from metawatch_dagster.raw_store import MANIFEST_NAME, list_snapshots, partition_dir
-from metawatch_dagster.warehouse import ensure_schema, replace_partition
+from metawatch_dagster.warehouse import ensure_schema, replace_partition, transaction
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,8 @@ class ParseResult:
     rejected: dict[str, int] = field(default_factory=dict)
     boards_by_status: dict[str, int] = field(default_factory=dict)
     snapshots: int = 0
-    bodies: int = 0
+    bodies: int = 0  # distinct body files the partition's manifests name
+    bodies_read: int = 0  # of those, the files this parse read (the others came from the cache)
     seconds: float = 0.0
 
     def __str__(self) -> str:
@@ -34,8 +38,9 @@ class ParseResult:
         statuses = " ".join(f"{s}={n}" for s, n in sorted(self.boards_by_status.items()))
         rejected = " ".join(f"{r}={n}" for r, n in sorted(self.rejected.items())) or "none"
         return (
-            f"{self.period}|{self.region}: {self.snapshots} snapshots, {self.bodies} bodies, "
-            f"boards {statuses or 'none'}; {tables}; rejected {rejected}; {self.seconds:.2f}s"
+            f"{self.period}|{self.region}: {self.snapshots} snapshots, {self.bodies} bodies"
+            f" ({self.bodies_read} read), boards {statuses or 'none'}; {tables};"
+            f" rejected {rejected}; {self.seconds:.2f}s"
         )
 
 
@@ -44,37 +49,38 @@ class ForeignManifestError(ValueError):
 
 
 def parse_partition(
-    con: duckdb.DuckDBPyConnection, raw_dir: Path, region: str, period: int
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, region: str, period: int, full: bool = False
 ) -> ParseResult:
-    """Replace the partition's rows in the five contract tables with a parse of all its snapshots."""
+    """Replace the partition's rows in the five contract tables with a parse of all its snapshots.
+
+    Bodies already in the parse cache are not read again unless `full` (a rebuild from raw files
+    alone); the rows are the same either way.
+    """
     started = time.monotonic()
     ensure_schema(con)
+    ensure_cache(con)
     params = {"region": region, "period": int(period)}
+    root = partition_dir(Path(raw_dir).resolve(), region, period)
     snapshots = list_snapshots(raw_dir, region, period)
     try:
         for statement in sql.CREATE_WORK_TABLES:
             con.execute(statement)
         _read_manifests(con, [str(s / MANIFEST_NAME) for s in snapshots], params)
-        con.execute(
-            sql.BUILD_MANIFEST,
-            {"partition_dir": str(partition_dir(Path(raw_dir).resolve(), region, period))},
-        )
-        body_files = [row[0] for row in con.execute(sql.BODY_FILES).fetchall()]
-        _read_bodies(con, body_files)
-        for statement in (sql.BUILD_BODY_BOARDS, sql.BUILD_BODY_SEEN):
+        for statement in (sql.BUILD_MANIFEST, sql.BUILD_BODY_BOARDS, sql.BUILD_BODY_SEEN):
             con.execute(statement)
-        con.execute(sql.BUILD_ENTRIES, {"period": int(period)})
-        con.execute(sql.BUILD_VALID, params)
-        con.execute(sql.BUILD_PICKED)
-        _read_raw_rejected_entries(con)
+        bodies = _stat_bodies(con, root)
+        bodies_read = _update_cache(con, params, root, full)
         for statement in (
+            sql.BUILD_GOOD_BODIES,
+            sql.BUILD_LISTINGS,
+            sql.BUILD_PICKED,
             sql.STAGE_RUNS,
             sql.STAGE_RUN_MEMBERS,
             sql.STAGE_RUN_BOARDS,
             sql.STAGE_BOARDS,
             sql.STAGE_REJECTED,
         ):
-            con.execute(statement, params)
+            con.execute(statement, _used(statement, params))
         rows = replace_partition(con, region, int(period), sql.STAGED_TABLES)
         return ParseResult(
             region=region,
@@ -85,12 +91,18 @@ def parse_partition(
             ),
             boards_by_status=_counts(con, "SELECT status, count(*) FROM staged_boards GROUP BY 1"),
             snapshots=len(snapshots),
-            bodies=len(body_files),
+            bodies=bodies,
+            bodies_read=bodies_read,
             seconds=time.monotonic() - started,
         )
     finally:
         for table in (*sql.WORK_TABLES, *sql.STAGED_TABLES.values()):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _used(statement: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a statement names (DuckDB refuses unused named parameters)."""
+    return {name: value for name, value in params.items() if f"${name}" in statement}
 
 
 def _read_manifests(
@@ -106,47 +118,92 @@ def _read_manifests(
         )
 
 
-def _read_bodies(con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
-    """Read every body in one pass; if that fails, one file at a time, setting the bad ones aside."""
+def _stat_bodies(con: duckdb.DuckDBPyConnection, root: Path) -> int:
+    """Record each named body's file, size and mtime (NULL when missing); returns how many."""
+    bodies = [row[0] for row in con.execute(sql.BODIES).fetchall()]
+    files, sizes, mtimes = [], [], []
+    for body in bodies:
+        file = root / body
+        files.append(str(file))
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            sizes.append(None)
+            mtimes.append(None)
+        else:
+            sizes.append(stat.st_size)
+            mtimes.append(stat.st_mtime_ns)
+    con.execute(
+        sql.BUILD_FILES, {"bodies": bodies, "body_files": files, "sizes": sizes, "mtimes": mtimes}
+    )
+    return len(bodies)
+
+
+def _update_cache(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], root: Path, full: bool
+) -> int:
+    """Drop stale cache rows and read the bodies the cache lacks into it; returns the files read.
+
+    Each step commits on its own and leaves the cache true to the files: a body's row in
+    `parse_cache.bodies` is written last, and entries without one are dropped on the next parse.
+    """
+    with transaction(con):
+        for statement in (
+            *(sql.DROP_ALL_CACHED if full else sql.DROP_STALE_CACHED),
+            *sql.DROP_ORPHANS,
+        ):
+            con.execute(statement, _used(statement, params))
+        con.execute(sql.BUILD_TO_READ, params)
+    files = [row[0] for row in con.execute(sql.FILES_TO_READ).fetchall()]
     if not files:
-        return
+        return 0
+    _read_entries(con, params, files, root)
+    with transaction(con):
+        con.execute(sql.RECORD_BODIES, params)
+        rejected_files = [
+            row[0] for row in con.execute(sql.REJECTED_FILES_TO_READ, params).fetchall()
+        ]
+        if rejected_files:
+            con.execute(sql.READ_RAW_ENTRIES, {"files": rejected_files})
+            con.execute(sql.RECORD_REJECTED, params)
+    return len(files)
+
+
+def _read_entries(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], files: list[str], root: Path
+) -> None:
+    """Read every file in one pass; if that fails, one file at a time, setting the bad ones aside."""
     try:
-        con.execute(sql.READ_BODIES, {"files": files})
+        con.execute(sql.READ_ENTRIES, {**params, "files": files})
+        return
     except duckdb.Error:
-        for file in files:
-            try:
-                con.execute(sql.READ_BODIES, {"files": [file]})
-            except duckdb.Error as error:
-                reason = _unreadable_reason(con, file)
-                detail = str(error).splitlines()[0]
-                con.execute(
-                    "INSERT INTO parse_bad_bodies VALUES ($file, $reason, $detail)",
-                    {"file": file, "reason": reason, "detail": detail},
-                )
-    con.execute(sql.FLAG_BODIES_NOT_ONE_LEADERBOARD, {"files": files})
-    con.execute(sql.DROP_BAD_BODIES)
+        pass
+    for file in files:
+        try:
+            con.execute(sql.READ_ENTRIES, {**params, "files": [file]})
+        except duckdb.Error as error:
+            # The detail names the body relative to its partition, so it does not depend on where
+            # the raw folder lives.
+            detail = (
+                str(error).splitlines()[0].replace(file, Path(file).relative_to(root).as_posix())
+            )
+            con.execute(
+                "INSERT INTO parse_read_errors VALUES ($file, $reason, $detail)",
+                {"file": file, "reason": _unreadable_reason(con, file), "detail": detail},
+            )
 
 
 def _unreadable_reason(con: duckdb.DuckDBPyConnection, file: str) -> str:
-    """Why a body failed to read: gone, not JSON at all, or JSON whose shape is not a leaderboard's."""
-    if not Path(file).is_file():
-        return "missing_body"
+    """Why a body failed to read: not JSON at all, or JSON whose shape is not a leaderboard's."""
     try:
         con.execute(
-            "SELECT count(*) FROM read_json_objects($file, format = 'unstructured', hive_partitioning = false, compression = 'gzip')",
+            "SELECT count(*) FROM read_json_objects($file, format = 'unstructured',"
+            " hive_partitioning = false, compression = 'gzip')",
             {"file": file},
         ).fetchone()
     except duckdb.Error:
         return "invalid_json"
     return "unexpected_shape"
-
-
-def _read_raw_rejected_entries(con: duckdb.DuckDBPyConnection) -> None:
-    files = [row[0] for row in con.execute(sql.REJECTED_BODY_FILES).fetchall()]
-    if files:
-        con.execute(sql.READ_RAW_ENTRIES, {"files": files})
-    else:
-        con.execute(sql.EMPTY_RAW_ENTRIES)
 
 
 def _counts(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, int]:

@@ -1,5 +1,11 @@
 """The parse in DuckDB SQL: manifests and bodies in, the five contract tables out (as staged temp tables).
 
+Two halves. Reading: bodies not yet in the parse cache are read straight into `parse_cache.entries`,
+one row per entry with its validation reason and run_id, in one pass over the JSON. Rebuilding: the
+partition's contract rows are derived from the cache and the manifests of every snapshot, which is
+cheap next to reading JSON, so a reload that brings 5% new bodies costs a little more than 5% of a
+full parse, and its rows equal a full rebuild's by construction (the same SQL builds both).
+
 Statements take named parameters `$region`, `$period` and, where they read files, a list of paths.
 Temp tables are prefixed `parse_` (work) and `staged_` (rows ready for the contract tables).
 Every read_json sets hive_partitioning = false: the raw paths hold `region=`/`period=` folders, and
@@ -13,6 +19,7 @@ from metawatch_dagster.contract import FULL_BOARD_ENTRIES
 MAX_KEYSTONE_LEVEL = 40
 PERIOD_SLACK_MS = 24 * 3600 * 1000
 HTTP_DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
+RUN_MEMBERS = 5
 
 _MANIFEST_BOARD = (
     "STRUCT(connected_realm_id INTEGER, dungeon_id INTEGER, status VARCHAR, last_modified VARCHAR,"
@@ -24,43 +31,43 @@ MANIFEST_COLUMNS = (
 )
 
 # Every number is read as BIGINT so an absurd value quarantines one entry instead of failing its board.
-_MEMBER = (
+MEMBER_TYPE = (
     "STRUCT(profile STRUCT(name VARCHAR, id BIGINT, realm STRUCT(id BIGINT)),"
     " faction STRUCT(type VARCHAR), specialization STRUCT(id BIGINT))"
 )
 ENTRY_TYPE = (
     "STRUCT(ranking BIGINT, duration BIGINT, completed_timestamp BIGINT, keystone_level BIGINT,"
-    f" members {_MEMBER}[], mythic_rating STRUCT(rating DOUBLE))"
+    f" members {MEMBER_TYPE}[], mythic_rating STRUCT(rating DOUBLE))"
 )
 BODY_COLUMNS = (
     "{'period': 'BIGINT', 'period_start_timestamp': 'BIGINT', 'period_end_timestamp': 'BIGINT',"
     f" 'map_challenge_mode_id': 'BIGINT', 'leading_groups': '{ENTRY_TYPE}[]'}}"
 )
 _READ_BODIES = (
-    f"read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured', hive_partitioning = false, compression = 'gzip',"
-    " filename = true)"
+    f"read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured', hive_partitioning = false,"
+    " compression = 'gzip', filename = true)"
 )
+_PARTITION = "region = $region AND period = $period"
+_BOARD_KEY = "body, connected_realm_id, dungeon_id"
 
 CREATE_WORK_TABLES = (
     f"""CREATE OR REPLACE TEMP TABLE parse_snapshots (
         format INTEGER, region VARCHAR, period INTEGER, snapshot_id VARCHAR,
         boards {_MANIFEST_BOARD}[])""",
-    f"""CREATE OR REPLACE TEMP TABLE parse_bodies (
-        body_file VARCHAR, period BIGINT, period_start_timestamp BIGINT,
-        period_end_timestamp BIGINT, map_challenge_mode_id BIGINT, leading_groups {ENTRY_TYPE}[])""",
-    "CREATE OR REPLACE TEMP TABLE parse_bad_bodies (body_file VARCHAR, reason VARCHAR, detail VARCHAR)",
+    "CREATE OR REPLACE TEMP TABLE parse_read_errors (body_file VARCHAR, reason VARCHAR, detail VARCHAR)",
 )
 
 WORK_TABLES = (
     "parse_snapshots",
     "parse_manifest",
-    "parse_bodies",
-    "parse_bad_bodies",
     "parse_body_boards",
     "parse_body_seen",
-    "parse_entries",
-    "parse_valid",
+    "parse_files",
+    "parse_to_read",
+    "parse_read_errors",
     "parse_raw_entries",
+    "parse_good_bodies",
+    "parse_listings",
     "parse_picked",
 )
 
@@ -75,7 +82,7 @@ SELECT snapshot_id, format, region, period FROM parse_snapshots
 WHERE format IS DISTINCT FROM 1 OR region IS DISTINCT FROM $region OR period IS DISTINCT FROM $period
 """
 
-# One row per board per snapshot; body_file is the absolute path of the body the entry names.
+# One row per board per snapshot; `body` is the body's path relative to the partition folder.
 BUILD_MANIFEST = """
 CREATE OR REPLACE TEMP TABLE parse_manifest AS
 SELECT
@@ -85,129 +92,239 @@ SELECT
     b.status,
     b.last_modified,
     CAST(b.fetched_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS fetched_at,
-    b.body,
-    $partition_dir || '/' || b.body AS body_file
+    b.body
 FROM (SELECT snapshot_id, unnest(boards) AS b FROM parse_snapshots)
 """
 
-BODY_FILES = "SELECT DISTINCT body_file FROM parse_manifest WHERE body_file IS NOT NULL ORDER BY 1"
-
-READ_BODIES = f"""
-INSERT INTO parse_bodies
-SELECT filename, period, period_start_timestamp, period_end_timestamp, map_challenge_mode_id,
-       leading_groups
-FROM {_READ_BODIES}
-"""
-
-# Bodies that read but are not one leaderboard object: empty files, several values, a bare null.
-FLAG_BODIES_NOT_ONE_LEADERBOARD = """
-INSERT INTO parse_bad_bodies
-SELECT f.body_file, 'invalid_json', 'not exactly one JSON object'
-FROM (SELECT unnest($files) AS body_file) f
-LEFT JOIN (SELECT body_file, count(*) AS n FROM parse_bodies GROUP BY body_file) b USING (body_file)
-WHERE coalesce(b.n, 0) <> 1
-  AND f.body_file NOT IN (SELECT body_file FROM parse_bad_bodies)
-UNION ALL
-SELECT body_file, 'not_a_leaderboard', 'no period in the body'
-FROM parse_bodies GROUP BY body_file HAVING count(*) = 1 AND bool_and(period IS NULL)
-"""
-
-DROP_BAD_BODIES = (
-    "DELETE FROM parse_bodies WHERE body_file IN (SELECT body_file FROM parse_bad_bodies)"
-)
-
-BUILD_BODY_BOARDS = """
+BUILD_BODY_BOARDS = f"""
 CREATE OR REPLACE TEMP TABLE parse_body_boards AS
-SELECT DISTINCT body_file, connected_realm_id, dungeon_id
-FROM parse_manifest WHERE body_file IS NOT NULL
+SELECT DISTINCT {_BOARD_KEY} FROM parse_manifest WHERE body IS NOT NULL
 """
 
 BUILD_BODY_SEEN = """
 CREATE OR REPLACE TEMP TABLE parse_body_seen AS
-SELECT body_file, min(fetched_at) AS first_seen_at, max(fetched_at) AS last_seen_at
+SELECT body, min(fetched_at) AS first_seen_at, max(fetched_at) AS last_seen_at
 FROM parse_manifest
-WHERE body_file IS NOT NULL AND status IN ('200', '304')
-GROUP BY body_file
+WHERE body IS NOT NULL AND status IN ('200', '304')
+GROUP BY body
 """
 
-# The first rule an entry breaks is its reason; NULL means a valid run.
-BUILD_ENTRIES = f"""
-CREATE OR REPLACE TEMP TABLE parse_entries AS
-SELECT
-    bb.connected_realm_id,
-    bb.dungeon_id,
-    b.body_file,
-    e.entry_index,
-    e.g,
-    CASE
-        WHEN b.period <> $period THEN 'wrong_period'
-        WHEN b.map_challenge_mode_id <> bb.dungeon_id THEN 'wrong_dungeon'
-        WHEN e.g IS NULL THEN 'not_an_object'
-        WHEN e.g.ranking IS NULL OR e.g.ranking < 1 THEN 'bad_ranking'
-        WHEN e.g.completed_timestamp IS NULL THEN 'missing_completed_timestamp'
-        WHEN e.g.completed_timestamp < b.period_start_timestamp - {PERIOD_SLACK_MS}
-          OR e.g.completed_timestamp > b.period_end_timestamp + {PERIOD_SLACK_MS}
-            THEN 'completed_outside_period'
-        WHEN e.g.duration IS NULL OR e.g.duration <= 0 THEN 'bad_duration'
-        WHEN e.g.keystone_level IS NULL OR e.g.keystone_level NOT BETWEEN 2 AND {MAX_KEYSTONE_LEVEL}
-            THEN 'bad_keystone_level'
-        WHEN e.g.members IS NULL OR len(e.g.members) <> 5 THEN 'not_five_members'
-        WHEN list_bool_or(list_transform(e.g.members, lambda m:
-                m IS NULL OR m.profile.id IS NULL OR m.profile.realm.id IS NULL))
-            THEN 'member_without_id'
-        WHEN list_bool_or(list_transform(e.g.members, lambda m: m.specialization.id IS NULL))
-            THEN 'member_without_spec'
-        WHEN len(list_distinct(list_transform(e.g.members, lambda m:
-                [m.profile.realm.id, m.profile.id]))) <> 5
-            THEN 'duplicate_member'
-    END AS reason
-FROM parse_bodies b
-JOIN parse_body_boards bb USING (body_file)
-CROSS JOIN unnest(b.leading_groups) WITH ORDINALITY AS e(g, entry_index)
+BODIES = "SELECT DISTINCT body FROM parse_body_boards ORDER BY 1"
+
+# The files on disk now (size and mtime_ns NULL when missing), from parallel lists.
+BUILD_FILES = """
+CREATE OR REPLACE TEMP TABLE parse_files AS
+SELECT unnest($bodies) AS body, unnest($body_files) AS body_file,
+       unnest($sizes)::BIGINT AS size, unnest($mtimes)::BIGINT AS mtime_ns
 """
+
+# Cache rows to drop before reading: everything on a forced full parse; otherwise bodies no manifest
+# names any more and bodies whose file changed since it was read. Then entries whose body row is gone
+# (also those an interrupted read left behind).
+DROP_ALL_CACHED = (f"DELETE FROM parse_cache.bodies WHERE {_PARTITION}",)
+DROP_STALE_CACHED = (
+    f"""DELETE FROM parse_cache.bodies c WHERE c.{_PARTITION} AND NOT EXISTS (
+        SELECT 1 FROM parse_body_boards b JOIN parse_files f USING (body)
+        WHERE b.body = c.body AND b.connected_realm_id = c.connected_realm_id
+          AND b.dungeon_id = c.dungeon_id
+          AND f.size IS NOT DISTINCT FROM c.size AND f.mtime_ns IS NOT DISTINCT FROM c.mtime_ns)""",
+)
+DROP_ORPHANS = tuple(
+    f"""DELETE FROM parse_cache.{table} c WHERE c.{_PARTITION} AND NOT EXISTS (
+        SELECT 1 FROM parse_cache.bodies b WHERE b.{_PARTITION} AND b.body = c.body
+          AND b.connected_realm_id = c.connected_realm_id AND b.dungeon_id = c.dungeon_id)"""
+    for table in ("entries", "rejected")
+)
+
+# Boards whose body is on disk and not cached: what this parse reads.
+BUILD_TO_READ = f"""
+CREATE OR REPLACE TEMP TABLE parse_to_read AS
+SELECT b.body, b.connected_realm_id, b.dungeon_id, f.body_file, f.size, f.mtime_ns
+FROM parse_body_boards b JOIN parse_files f USING (body)
+WHERE f.size IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM parse_cache.bodies c WHERE c.{_PARTITION} AND c.body = b.body
+      AND c.connected_realm_id = b.connected_realm_id AND c.dungeon_id = b.dungeon_id)
+"""
+
+FILES_TO_READ = "SELECT DISTINCT body_file FROM parse_to_read ORDER BY 1"
+
+_M = range(1, RUN_MEMBERS + 1)
+
+
+def _any_member(condition: str) -> str:
+    return " OR ".join(condition.format(i=i) for i in _M)
+
+
+# Members as [realm id, character id] sorted numerically: the roster of the run_id, and adjacent
+# duplicates reveal a member listed twice. Indexed by position: lambdas here cost more than the read.
+_SORTED_MEMBER_KEYS = (
+    "list_sort(["
+    + ", ".join(f"[g.members[{i}].profile.realm.id, g.members[{i}].profile.id]" for i in _M)
+    + "])"
+)
+_ROSTER = " || ',' || ".join(f"k[{i}][1] || ':' || k[{i}][2]" for i in _M)
+
+# The first rule an entry breaks is its reason; NULL means a valid run.
+_REASON = f"""CASE
+        WHEN entry_index IS NULL THEN NULL
+        WHEN body_period <> $period THEN 'wrong_period'
+        WHEN map_challenge_mode_id <> dungeon_id THEN 'wrong_dungeon'
+        WHEN g IS NULL THEN 'not_an_object'
+        WHEN g.ranking IS NULL OR g.ranking < 1 THEN 'bad_ranking'
+        WHEN g.completed_timestamp IS NULL THEN 'missing_completed_timestamp'
+        WHEN g.completed_timestamp < period_start_timestamp - {PERIOD_SLACK_MS}
+          OR g.completed_timestamp > period_end_timestamp + {PERIOD_SLACK_MS}
+            THEN 'completed_outside_period'
+        WHEN g.duration IS NULL OR g.duration <= 0 THEN 'bad_duration'
+        WHEN g.keystone_level IS NULL OR g.keystone_level NOT BETWEEN 2 AND {MAX_KEYSTONE_LEVEL}
+            THEN 'bad_keystone_level'
+        WHEN g.members IS NULL OR len(g.members) <> {RUN_MEMBERS} THEN 'not_five_members'
+        WHEN {
+    _any_member(
+        "g.members[{i}] IS NULL OR g.members[{i}].profile.id IS NULL"
+        " OR g.members[{i}].profile.realm.id IS NULL"
+    )
+} THEN 'member_without_id'
+        WHEN {_any_member("g.members[{i}].specialization.id IS NULL")} THEN 'member_without_spec'
+        WHEN {
+    " OR ".join(f"k[{i}] = k[{i + 1}]" for i in range(1, RUN_MEMBERS))
+} THEN 'duplicate_member'
+    END"""
 
 # run_id exactly as metawatch_dagster/run_identity.py: md5 of
 # region|period|dungeon_id|completed_timestamp|duration|keystone_level|r1:c1,... (members sorted
 # numerically by realm id, then character id).
-RUN_ID_EXPRESSION = """md5(concat_ws('|', $region, $period, dungeon_id, g.completed_timestamp,
-    g.duration, g.keystone_level,
-    array_to_string(list_transform(
-        list_sort(list_transform(g.members, lambda m: [m.profile.realm.id, m.profile.id])),
-        lambda p: concat(p[1], ':', p[2])), ',')))"""
+_RUN_ID = f"""md5(concat_ws('|', $region, $period, dungeon_id, g.completed_timestamp, g.duration,
+    g.keystone_level, {_ROSTER}))"""
 
-BUILD_VALID = f"""
-CREATE OR REPLACE TEMP TABLE parse_valid AS
-SELECT
-    {RUN_ID_EXPRESSION} AS run_id,
-    connected_realm_id,
-    dungeon_id,
-    body_file,
-    entry_index,
-    g.ranking,
-    g.completed_timestamp,
-    g.duration,
-    g.keystone_level,
-    g.mythic_rating.rating AS mythic_rating,
-    g.members
-FROM parse_entries
-WHERE reason IS NULL
+# Every entry of the files in $files, for each board of parse_to_read that names the file. An object
+# without entries gives one row with entry_index NULL, so every object read leaves a trace (a file
+# holding several objects, or none, is then told apart from a leaderboard). The groups are unnested in
+# the select list: a lateral unnest joined to parse_to_read would hash every body's whole list.
+READ_ENTRIES = f"""
+INSERT INTO parse_cache.entries
+SELECT $region, $period, body, connected_realm_id, dungeon_id, entry_index, body_period, reason,
+       CASE WHEN reason IS NULL AND entry_index IS NOT NULL THEN {_RUN_ID} END,
+       g.ranking, g.completed_timestamp, g.duration, g.keystone_level, g.mythic_rating.rating,
+       g.members
+FROM (
+    SELECT *, {_REASON} AS reason
+    FROM (
+        SELECT *, CASE WHEN listed > 0 THEN position END AS entry_index,
+               {_SORTED_MEMBER_KEYS} AS k
+        FROM (
+            SELECT
+                filename AS body_file, period AS body_period, period_start_timestamp,
+                period_end_timestamp, map_challenge_mode_id, len(leading_groups) AS listed,
+                generate_subscripts(groups, 1) AS position, unnest(groups) AS g
+            FROM (
+                SELECT *, CASE WHEN len(leading_groups) > 0 THEN leading_groups ELSE [NULL] END
+                    AS groups
+                FROM {_READ_BODIES}
+            )
+        )
+    ) JOIN parse_to_read USING (body_file)
+)
 """
 
-# Names, specs and rating come from the run's most recent listing (ties broken by body, then entry).
-BUILD_PICKED = """
-CREATE OR REPLACE TEMP TABLE parse_picked AS
-SELECT * EXCLUDE (pick) FROM (
+# A cache row per board read: bad when unreadable, not exactly one JSON object, or without a period.
+RECORD_BODIES = f"""
+INSERT INTO parse_cache.bodies
+SELECT $region, $period, t.body, t.connected_realm_id, t.dungeon_id, t.size, t.mtime_ns,
+       CASE WHEN bad.reason IS NULL THEN facts.entries END,
+       bad.reason, bad.detail
+FROM parse_to_read t
+LEFT JOIN (
+    SELECT {_BOARD_KEY},
+           count(*) FILTER (WHERE entry_index IS NULL OR entry_index = 1) AS objects,
+           count(entry_index) AS entries,
+           bool_and(body_period IS NULL) AS no_period
+    FROM parse_cache.entries
+    WHERE {_PARTITION} AND ({_BOARD_KEY}) IN (SELECT ({_BOARD_KEY}) FROM parse_to_read)
+    GROUP BY ALL
+) facts USING ({_BOARD_KEY})
+LEFT JOIN parse_read_errors err USING (body_file)
+CROSS JOIN LATERAL (
     SELECT
-        v.*,
-        min(s.first_seen_at) OVER (PARTITION BY v.run_id) AS first_seen_at,
-        max(s.last_seen_at) OVER (PARTITION BY v.run_id) AS last_seen_at,
-        row_number() OVER (
-            PARTITION BY v.run_id
-            ORDER BY s.last_seen_at DESC, v.body_file DESC, v.entry_index
-        ) AS pick
-    FROM parse_valid v JOIN parse_body_seen s USING (body_file)
-)
-WHERE pick = 1
+        CASE
+            WHEN err.reason IS NOT NULL THEN err.reason
+            WHEN coalesce(facts.objects, 0) <> 1 THEN 'invalid_json'
+            WHEN facts.no_period THEN 'not_a_leaderboard'
+        END AS reason,
+        CASE
+            WHEN err.reason IS NOT NULL THEN err.detail
+            WHEN coalesce(facts.objects, 0) <> 1 THEN 'not exactly one JSON object'
+            WHEN facts.no_period THEN 'no period in the body'
+        END AS detail
+) bad
+"""
+
+# Files just read (and good) that hold rejected entries: their raw JSON is read again for quarantine.
+REJECTED_FILES_TO_READ = f"""
+SELECT DISTINCT t.body_file
+FROM parse_to_read t
+JOIN parse_cache.bodies c USING ({_BOARD_KEY})
+WHERE c.{_PARTITION} AND c.bad_reason IS NULL AND EXISTS (
+    SELECT 1 FROM parse_cache.entries e
+    WHERE e.{_PARTITION} AND e.body = t.body AND e.connected_realm_id = t.connected_realm_id
+      AND e.dungeon_id = t.dungeon_id AND e.reason IS NOT NULL)
+ORDER BY 1
+"""
+
+READ_RAW_ENTRIES = """
+CREATE OR REPLACE TEMP TABLE parse_raw_entries AS
+SELECT b.filename AS body_file, e.raw, e.entry_index
+FROM read_json($files, columns = {'leading_groups': 'JSON[]'}, format = 'unstructured',
+               hive_partitioning = false, compression = 'gzip', filename = true) b
+CROSS JOIN unnest(b.leading_groups) WITH ORDINALITY AS e(raw, entry_index)
+"""
+
+RECORD_REJECTED = f"""
+INSERT INTO parse_cache.rejected
+SELECT $region, $period, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.reason, r.raw
+FROM parse_cache.entries e
+JOIN parse_to_read t USING ({_BOARD_KEY})
+JOIN parse_raw_entries r USING (body_file, entry_index)
+WHERE e.{_PARTITION} AND e.reason IS NOT NULL
+"""
+
+# ---- Rebuilding the partition from the cache and the manifests.
+
+BUILD_GOOD_BODIES = f"""
+CREATE OR REPLACE TEMP TABLE parse_good_bodies AS
+SELECT {_BOARD_KEY}, entries FROM parse_cache.bodies
+WHERE {_PARTITION} AND bad_reason IS NULL
+"""
+
+# Every valid listing of a run by a board, with the times its body was seen.
+BUILD_LISTINGS = f"""
+CREATE OR REPLACE TEMP TABLE parse_listings AS
+SELECT e.run_id, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.ranking,
+       s.first_seen_at, s.last_seen_at
+FROM parse_cache.entries e
+JOIN parse_good_bodies USING ({_BOARD_KEY})
+JOIN parse_body_seen s USING (body)
+WHERE e.{_PARTITION} AND e.reason IS NULL AND e.entry_index IS NOT NULL
+"""
+
+# One row per run: its seen times over all listings, and the entry of its most recent listing (ties
+# broken by body, then entry), which gives names, specs and rating.
+BUILD_PICKED = f"""
+CREATE OR REPLACE TEMP TABLE parse_picked AS
+SELECT p.run_id, p.first_seen_at, p.last_seen_at, e.dungeon_id, e.keystone_level, e.duration,
+       e.completed_timestamp, e.mythic_rating, e.members
+FROM (
+    SELECT run_id, min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
+           arg_max(
+               {{'body': body, 'entry_index': entry_index, 'cr': connected_realm_id, 'd': dungeon_id}},
+               {{'seen': last_seen_at, 'body': body, 'entry': -entry_index, 'cr': -connected_realm_id}}
+           ) AS pick
+    FROM parse_listings GROUP BY run_id
+) p
+JOIN parse_cache.entries e
+  ON e.body = p.pick.body AND e.entry_index = p.pick.entry_index
+ AND e.connected_realm_id = p.pick.cr AND e.dungeon_id = p.pick.d
+WHERE e.{_PARTITION}
 """
 
 STAGE_RUNS = """
@@ -237,13 +354,13 @@ CREATE OR REPLACE TEMP TABLE staged_run_boards AS
 SELECT
     run_id, $region AS region, $period AS period, connected_realm_id,
     min(ranking) AS best_ranking,
-    min(s.first_seen_at) AS first_seen_at,
-    max(s.last_seen_at) AS last_seen_at
-FROM parse_valid JOIN parse_body_seen s USING (body_file)
+    min(first_seen_at) AS first_seen_at,
+    max(last_seen_at) AS last_seen_at
+FROM parse_listings
 GROUP BY run_id, connected_realm_id
 """
 
-# A board's row comes from the newest snapshot that lists it.
+# A board's row comes from the newest snapshot that lists it; entries NULL when its body is bad.
 STAGE_BOARDS = f"""
 CREATE OR REPLACE TEMP TABLE staged_boards AS
 SELECT
@@ -253,44 +370,29 @@ SELECT
     try_strptime(m.last_modified, '{HTTP_DATE_FORMAT}') AS last_modified,
     m.fetched_at
 FROM parse_manifest m
-LEFT JOIN (
-    SELECT body_file, coalesce(len(leading_groups), 0) AS entries FROM parse_bodies
-) b USING (body_file)
+LEFT JOIN parse_good_bodies b USING ({_BOARD_KEY})
 QUALIFY row_number() OVER (
     PARTITION BY m.connected_realm_id, m.dungeon_id ORDER BY m.snapshot_id DESC
 ) = 1
 """
 
-REJECTED_BODY_FILES = (
-    "SELECT DISTINCT body_file FROM parse_entries WHERE reason IS NOT NULL ORDER BY 1"
-)
-
-# The exact JSON of each entry, read again only from bodies that have rejected entries.
-READ_RAW_ENTRIES = """
-CREATE OR REPLACE TEMP TABLE parse_raw_entries AS
-SELECT b.filename AS body_file, e.raw, e.entry_index
-FROM read_json($files, columns = {'leading_groups': 'JSON[]'}, format = 'unstructured', hive_partitioning = false,
-               compression = 'gzip', filename = true) b
-CROSS JOIN unnest(b.leading_groups) WITH ORDINALITY AS e(raw, entry_index)
-"""
-
-EMPTY_RAW_ENTRIES = """
-CREATE OR REPLACE TEMP TABLE parse_raw_entries
-    (body_file VARCHAR, raw JSON, entry_index BIGINT)
-"""
-
-# The same bad entry held in several bodies (snapshots) is one rejected entry.
-STAGE_REJECTED = """
+# The same bad entry held in several bodies (snapshots) is one rejected entry. A body that could not
+# be read is one rejected row per board naming it; a missing file is never cached (it may come back).
+STAGE_REJECTED = f"""
 CREATE OR REPLACE TEMP TABLE staged_rejected_entries AS
 SELECT DISTINCT $region AS region, $period AS period, connected_realm_id, dungeon_id, reason, raw
-FROM parse_entries JOIN parse_raw_entries USING (body_file, entry_index)
-WHERE reason IS NOT NULL
+FROM parse_cache.rejected JOIN parse_good_bodies USING ({_BOARD_KEY})
+WHERE {_PARTITION}
 UNION ALL
-SELECT $region, $period, bb.connected_realm_id, bb.dungeon_id, bad.reason,
-       json_object('body', m.body, 'error', bad.detail)
-FROM parse_bad_bodies bad
-JOIN parse_body_boards bb USING (body_file)
-JOIN (SELECT DISTINCT body_file, body FROM parse_manifest) m USING (body_file)
+SELECT $region, $period, connected_realm_id, dungeon_id, bad_reason,
+       json_object('body', body, 'error', bad_detail)
+FROM parse_cache.bodies
+WHERE {_PARTITION} AND bad_reason IS NOT NULL
+UNION ALL
+SELECT $region, $period, b.connected_realm_id, b.dungeon_id, 'missing_body',
+       json_object('body', b.body, 'error', 'body file not found')
+FROM parse_body_boards b JOIN parse_files f USING (body)
+WHERE f.size IS NULL
 """
 
 STAGED_TABLES = {

@@ -1,0 +1,57 @@
+"""The parse cache: what was extracted from each body file, so a reload reads only bodies it has not seen.
+
+Internal to the parser (schema `parse_cache` of the warehouse), not part of the data contract. Bodies are
+immutable, so a body's extraction never changes; a row is keyed by the body's path relative to its
+partition folder and the board that names it, and stamped with the file's size and mtime so a file
+rewritten in place is read again. The whole schema is stamped with the parser's version: a parser whose
+extraction differs drops it and starts over, so the cache never goes stale silently.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from metawatch_dagster.parsing.sql import MEMBER_TYPE
+
+# Bump whenever what is extracted from a body changes (columns, reasons, run_id, validation rules).
+PARSER_VERSION = "2"
+SCHEMA = "parse_cache"
+
+_KEY = (
+    "region VARCHAR, period INTEGER, body VARCHAR, connected_realm_id INTEGER, dungeon_id INTEGER"
+)
+TABLES = {
+    # One row per (body, board) read: its size and mtime when read, its entry count, or why it is bad.
+    "bodies": f"{_KEY}, size BIGINT, mtime_ns BIGINT, entries INTEGER, bad_reason VARCHAR, bad_detail VARCHAR",
+    # One row per entry (entry_index NULL: a body object with no entries); reason NULL = a valid run.
+    "entries": f"""{_KEY}, entry_index BIGINT, body_period BIGINT, reason VARCHAR, run_id VARCHAR,
+        ranking BIGINT, completed_timestamp BIGINT, duration BIGINT, keystone_level BIGINT,
+        mythic_rating DOUBLE, members {MEMBER_TYPE}[]""",
+    # The exact JSON of each rejected entry.
+    "rejected": f"{_KEY}, entry_index BIGINT, reason VARCHAR, raw JSON",
+}
+
+
+def cache_stamp() -> str:
+    return f"{PARSER_VERSION}/duckdb-{duckdb.__version__}"
+
+
+def ensure_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the cache schema, or drop and recreate it when it was written by another parser version."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA}.state (stamp VARCHAR NOT NULL)")
+    stamps = [row[0] for row in con.execute(f"SELECT stamp FROM {SCHEMA}.state").fetchall()]
+    if stamps == [cache_stamp()]:
+        return
+    con.begin()
+    try:
+        for table in TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{table}")
+        for table, columns in TABLES.items():
+            con.execute(f"CREATE TABLE {SCHEMA}.{table} ({columns})")
+        con.execute(f"DELETE FROM {SCHEMA}.state")
+        con.execute(f"INSERT INTO {SCHEMA}.state VALUES ($stamp)", {"stamp": cache_stamp()})
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise

@@ -1,0 +1,205 @@
+"""The incremental parse: a reload reads only new bodies, and its rows always equal a full rebuild."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+from parse_helpers import (
+    TRIMMED_EU,
+    encode,
+    fixture_bytes,
+    fixture_doc,
+    later,
+    rows,
+    table_state,
+    write_snapshot,
+)
+
+from metawatch_dagster.parsing import cache, parse_partition, sql
+from metawatch_dagster.raw_store import partition_dir
+from metawatch_dagster.warehouse import connect
+
+EU = ("eu", 946)
+DUNGEON = 199
+
+
+def _board(ranking_shift: int, drop_last: bool = False) -> bytes:
+    """The trimmed board with its runs made distinct per shift (and the last one dropped)."""
+    doc = fixture_doc(TRIMMED_EU)
+    for group in doc["leading_groups"]:
+        group["duration"] += ranking_shift
+    if drop_last:
+        doc["leading_groups"].pop()
+    return encode(doc)
+
+
+def _with_rejected() -> bytes:
+    doc = fixture_doc(TRIMMED_EU)
+    doc["leading_groups"][1]["keystone_level"] = 0
+    doc["leading_groups"][2]["members"].pop()
+    return encode(doc)
+
+
+def _week(raw_dir: Path) -> list[int]:
+    """Four snapshots of a week, parsed after each one; returns the bodies each parse read."""
+    snapshots = [
+        [
+            (1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU)),
+            (1401, DUNGEON, "200", _board(10)),
+            (1402, DUNGEON, "200", _with_rejected()),
+            (1403, DUNGEON, "404", None),
+        ],
+        [
+            (1305, DUNGEON, "304", None),
+            (1401, DUNGEON, "200", _board(10, drop_last=True)),  # a run drops off the board
+            (1402, DUNGEON, "304", None),
+            (1403, DUNGEON, "200", b'{"leading_groups": [{"ranking": 1, '),  # corrupt
+        ],
+        [
+            (1305, DUNGEON, "304", None),
+            (1401, DUNGEON, "error", None),
+            (1402, DUNGEON, "200", _board(20)),
+            (1403, DUNGEON, "200", _board(30)),
+        ],
+        [
+            (1305, DUNGEON, "200", _board(40)),
+            (1401, DUNGEON, "304", None),
+            (1402, DUNGEON, "304", None),
+            (1403, DUNGEON, "304", None),
+        ],
+    ]
+    return [(minutes, boards) for minutes, boards in zip((0, 60, 120, 180), snapshots, strict=True)]
+
+
+def test_each_reload_reads_only_new_bodies_and_equals_a_full_rebuild(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    read = []
+    for minutes, boards in _week(raw_dir):
+        write_snapshot(raw_dir, *EU, boards, later(minutes))
+        result = parse_partition(con, raw_dir, *EU)
+        read.append(result.bodies_read)
+        incremental = table_state(con)
+        with connect(tmp_path / f"rebuilt-{minutes}.duckdb") as fresh:
+            parse_partition(fresh, raw_dir, *EU)
+            assert table_state(fresh) == incremental
+        assert parse_partition(con, raw_dir, *EU, full=True).bodies_read == result.bodies
+        assert table_state(con) == incremental
+
+    assert read == [3, 2, 2, 1]
+    assert result.bodies == 8 and result.snapshots == 4
+    assert result.rejected == {"bad_keystone_level": 1, "not_five_members": 1, "invalid_json": 1}
+    # The run that dropped off board 1401 keeps its first sighting's times; 304s extended the rest.
+    assert rows(
+        con,
+        "SELECT count(*), min(last_seen_at), max(last_seen_at) FROM run_boards"
+        " WHERE connected_realm_id = 1401",
+    ) == [(3, later(0).replace(tzinfo=None), later(180).replace(tzinfo=None))]
+    # Shifts 0, 10, 20, 30, 40; the board with rejected entries holds one valid run, shift 0's first.
+    assert rows(con, "SELECT count(*) FROM runs") == [(5 * 3,)]
+
+
+def test_rerun_reads_nothing_and_gives_identical_rows(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", _with_rejected())])
+    parse_partition(con, raw_dir, *EU)
+    first = table_state(con)
+
+    again = parse_partition(con, raw_dir, *EU)
+
+    assert again.bodies_read == 0
+    assert table_state(con) == first
+    assert first["rejected_entries"] and first["runs"]
+
+
+def test_new_parser_version_drops_the_cache_and_reads_everything(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", _board(5))], later(60))
+    parse_partition(con, raw_dir, *EU)
+    before = table_state(con)
+    monkeypatch.setattr(cache, "PARSER_VERSION", cache.PARSER_VERSION + "-next")
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.bodies_read == 2
+    assert table_state(con) == before
+    assert rows(con, "SELECT stamp FROM parse_cache.state") == [(cache.cache_stamp(),)]
+
+
+def test_a_body_rewritten_in_place_is_read_again(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    parse_partition(con, raw_dir, *EU)
+    [body] = partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz")
+    body.write_bytes(gzip.compress(_board(1, drop_last=True)))
+    os.utime(body, ns=(0, 0))
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.bodies_read == 1
+    assert result.rows["runs"] == 2
+
+
+def test_a_missing_body_is_not_cached_and_loads_once_restored(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    [body] = partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz")
+    saved = body.read_bytes()
+    body.unlink()
+    assert parse_partition(con, raw_dir, *EU).rejected == {"missing_body": 1}
+
+    body.write_bytes(saved)
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.bodies_read == 1
+    assert result.rejected == {}
+    assert result.rows["runs"] == 3
+
+
+def test_failed_reload_keeps_previous_rows_and_the_next_one_catches_up(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    parse_partition(con, raw_dir, *EU)
+    before = table_state(con)
+    write_snapshot(
+        raw_dir, *EU, [(1305, DUNGEON, "304", None), (1401, DUNGEON, "200", _board(3))], later(60)
+    )
+    broken = dict(sql.STAGED_TABLES, rejected_entries="(SELECT error('disk full') AS boom)")
+    monkeypatch.setattr(sql, "STAGED_TABLES", broken)
+
+    with pytest.raises(duckdb.Error, match="disk full"):
+        parse_partition(con, raw_dir, *EU)
+
+    assert table_state(con) == before
+    monkeypatch.undo()
+    assert parse_partition(con, raw_dir, *EU).bodies_read == 0  # the failed run cached the body
+    with connect(tmp_path / "rebuilt.duckdb") as fresh:
+        parse_partition(fresh, raw_dir, *EU)
+        assert table_state(fresh) == table_state(con)
+    assert rows(con, "SELECT count(*) FROM runs") == [(6,)]
+
+
+def test_interrupted_read_leaves_no_half_cached_body(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", _with_rejected())])
+    monkeypatch.setattr(sql, "RECORD_BODIES", "SELECT error('killed' || $region || $period)")
+    with pytest.raises(duckdb.Error, match="killed"):
+        parse_partition(con, raw_dir, *EU)
+    monkeypatch.undo()
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.bodies_read == 1
+    assert result.rows["runs"] == 1 and result.rows["rejected_entries"] == 2
+    assert rows(con, "SELECT count(*) FROM parse_cache.entries") == [(3,)]
