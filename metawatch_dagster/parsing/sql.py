@@ -48,6 +48,12 @@ _READ_BODIES = (
     " compression = 'gzip', filename = true)"
 )
 _PARTITION = "region = $region AND period = $period"
+
+
+def _partition_of(alias: str) -> str:
+    return f"{alias}.region = $region AND {alias}.period = $period"
+
+
 _BOARD_KEY = "body, connected_realm_id, dungeon_id"
 
 CREATE_WORK_TABLES = (
@@ -123,15 +129,15 @@ SELECT unnest($bodies) AS body, unnest($body_files) AS body_file,
 # (also those an interrupted read left behind).
 DROP_ALL_CACHED = (f"DELETE FROM parse_cache.bodies WHERE {_PARTITION}",)
 DROP_STALE_CACHED = (
-    f"""DELETE FROM parse_cache.bodies c WHERE c.{_PARTITION} AND NOT EXISTS (
+    f"""DELETE FROM parse_cache.bodies c WHERE {_partition_of("c")} AND NOT EXISTS (
         SELECT 1 FROM parse_body_boards b JOIN parse_files f USING (body)
         WHERE b.body = c.body AND b.connected_realm_id = c.connected_realm_id
           AND b.dungeon_id = c.dungeon_id
           AND f.size IS NOT DISTINCT FROM c.size AND f.mtime_ns IS NOT DISTINCT FROM c.mtime_ns)""",
 )
 DROP_ORPHANS = tuple(
-    f"""DELETE FROM parse_cache.{table} c WHERE c.{_PARTITION} AND NOT EXISTS (
-        SELECT 1 FROM parse_cache.bodies b WHERE b.{_PARTITION} AND b.body = c.body
+    f"""DELETE FROM parse_cache.{table} c WHERE {_partition_of("c")} AND NOT EXISTS (
+        SELECT 1 FROM parse_cache.bodies b WHERE {_partition_of("b")} AND b.body = c.body
           AND b.connected_realm_id = c.connected_realm_id AND b.dungeon_id = c.dungeon_id)"""
     for table in ("entries", "rejected")
 )
@@ -142,7 +148,7 @@ CREATE OR REPLACE TEMP TABLE parse_to_read AS
 SELECT b.body, b.connected_realm_id, b.dungeon_id, f.body_file, f.size, f.mtime_ns
 FROM parse_body_boards b JOIN parse_files f USING (body)
 WHERE f.size IS NOT NULL AND NOT EXISTS (
-    SELECT 1 FROM parse_cache.bodies c WHERE c.{_PARTITION} AND c.body = b.body
+    SELECT 1 FROM parse_cache.bodies c WHERE {_partition_of("c")} AND c.body = b.body
       AND c.connected_realm_id = b.connected_realm_id AND c.dungeon_id = b.dungeon_id)
 """
 
@@ -264,9 +270,9 @@ REJECTED_FILES_TO_READ = f"""
 SELECT DISTINCT t.body_file
 FROM parse_to_read t
 JOIN parse_cache.bodies c USING ({_BOARD_KEY})
-WHERE c.{_PARTITION} AND c.bad_reason IS NULL AND EXISTS (
+WHERE {_partition_of("c")} AND c.bad_reason IS NULL AND EXISTS (
     SELECT 1 FROM parse_cache.entries e
-    WHERE e.{_PARTITION} AND e.body = t.body AND e.connected_realm_id = t.connected_realm_id
+    WHERE {_partition_of("e")} AND e.body = t.body AND e.connected_realm_id = t.connected_realm_id
       AND e.dungeon_id = t.dungeon_id AND e.reason IS NOT NULL)
 ORDER BY 1
 """
@@ -285,7 +291,7 @@ SELECT $region, $period, e.body, e.connected_realm_id, e.dungeon_id, e.entry_ind
 FROM parse_cache.entries e
 JOIN parse_to_read t USING ({_BOARD_KEY})
 JOIN parse_raw_entries r USING (body_file, entry_index)
-WHERE e.{_PARTITION} AND e.reason IS NOT NULL
+WHERE {_partition_of("e")} AND e.reason IS NOT NULL
 """
 
 # ---- Rebuilding the partition from the cache and the manifests.
@@ -304,7 +310,7 @@ SELECT e.run_id, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.ra
 FROM parse_cache.entries e
 JOIN parse_good_bodies USING ({_BOARD_KEY})
 JOIN parse_body_seen s USING (body)
-WHERE e.{_PARTITION} AND e.reason IS NULL AND e.entry_index IS NOT NULL
+WHERE {_partition_of("e")} AND e.reason IS NULL AND e.entry_index IS NOT NULL
 """
 
 # One row per run: its seen times over all listings, and the entry of its most recent listing (ties
@@ -324,7 +330,7 @@ FROM (
 JOIN parse_cache.entries e
   ON e.body = p.pick.body AND e.entry_index = p.pick.entry_index
  AND e.connected_realm_id = p.pick.cr AND e.dungeon_id = p.pick.d
-WHERE e.{_PARTITION}
+WHERE {_partition_of("e")}
 """
 
 STAGE_RUNS = """
