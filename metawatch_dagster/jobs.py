@@ -34,6 +34,7 @@ reparse_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(leaderboard_tables, dbt_weekly) - _FRESHNESS_CHECKS,
     partitions_def=period_region_partitions,
     description="Re-parse a partition from its raw snapshots alone (no API calls) and rebuild its marts.",
+    config={"ops": {"leaderboard_tables": {"config": {"full": True}}}},
 )
 publish_job = dg.define_asset_job(
     PUBLISH_JOB,

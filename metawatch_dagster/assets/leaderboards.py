@@ -26,6 +26,12 @@ FIVE_MEMBERS = "five_members_per_run"
 SPECS_KNOWN = "spec_ids_known"
 
 
+class ParseConfig(dg.Config):
+    """`full` re-reads every raw body instead of only those not parsed before (a rebuild)."""
+
+    full: bool = False
+
+
 def week_metadata(store: ReferenceStore, region: str, period: int) -> dict[str, str]:
     """The week's start and end in its region, so a person sees which dates a partition covers."""
     for entry in store.periods(region)["periods"]:
@@ -119,13 +125,15 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
     partitions_def=period_region_partitions,
     pool="duckdb",
 )
-def leaderboard_tables(context: dg.AssetExecutionContext, metawatch: MetawatchResource):
+def leaderboard_tables(
+    context: dg.AssetExecutionContext, config: ParseConfig, metawatch: MetawatchResource
+):
     """Runs, rosters and board listings parsed from every snapshot of the partition, replaced in one
     transaction; entries that cannot be a valid run are quarantined in rejected_entries."""
     key = parse_partition_key(context.partition_key)
     settings = metawatch.settings()
     with connect(settings.warehouse_path) as con:
-        result = parse_partition(con, settings.raw_dir, key.region, key.period)
+        result = parse_partition(con, settings.raw_dir, key.region, key.period, full=config.full)
         checks = run_checks(con, key.region, key.period)
     context.log.info(f"{key.key}: {result}")
     for table in PARSED_TABLES:
