@@ -3,7 +3,8 @@
 Internal to the parser (schema `parse_cache` of the warehouse), not part of the data contract. Bodies are
 immutable, so a body's extraction never changes; a row is keyed by the body's path relative to its
 partition folder and the board that names it, and stamped with the file's size and mtime so a file
-rewritten in place is read again. The whole schema is stamped with the parser's version: a parser whose
+rewritten in place is read again. It also records the listing each run's members were taken from,
+so a reload rewrites only the members of runs whose listing changed. The whole schema is stamped with the parser's version: a parser whose
 extraction differs drops it and starts over, so the cache never goes stale silently.
 """
 
@@ -13,8 +14,8 @@ import duckdb
 
 from metawatch_dagster.parsing.sql import MEMBER_TYPE
 
-# Bump whenever what is extracted from a body changes (columns, reasons, run_id, validation rules).
-PARSER_VERSION = "2"
+# Bump whenever what is cached changes (columns, reasons, run_id, validation rules, tables).
+PARSER_VERSION = "3"
 SCHEMA = "parse_cache"
 
 _KEY = (
@@ -29,6 +30,9 @@ TABLES = {
         mythic_rating DOUBLE, members {MEMBER_TYPE}[]""",
     # The exact JSON of each rejected entry.
     "rejected": f"{_KEY}, entry_index BIGINT, reason VARCHAR, raw JSON",
+    # The listing each run's row in run_members was taken from, written with run_members.
+    "picks": """region VARCHAR, period INTEGER, run_id VARCHAR, body VARCHAR, connected_realm_id INTEGER,
+        dungeon_id INTEGER, entry_index BIGINT""",
 }
 
 

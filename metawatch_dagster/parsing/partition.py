@@ -2,7 +2,7 @@
 
 Every entry is handled in DuckDB SQL (see `sql.py`). A parse reads only the bodies its cache lacks
 (all of them on the first parse or with `full=True`), then rebuilds the partition's rows from the cache
-and every manifest. Python lists and stats files and, when a bulk read of the bodies fails, reads them
+and every manifest; run_members, the largest table, is updated by difference. Python lists and stats files and, when a bulk read of the bodies fails, reads them
 one file at a time to set the broken ones aside as rejected boards.
 """
 
@@ -15,10 +15,11 @@ from typing import Any
 
 import duckdb
 
+from metawatch_dagster.contract import CONTRACT_TABLES, column_names
 from metawatch_dagster.parsing import sql
 from metawatch_dagster.parsing.cache import ensure_cache
 from metawatch_dagster.raw_store import MANIFEST_NAME, list_snapshots, partition_dir
-from metawatch_dagster.warehouse import ensure_schema, replace_partition, transaction
+from metawatch_dagster.warehouse import ensure_schema, transaction
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,12 @@ def parse_partition(
             con.execute(statement)
         bodies = _stat_bodies(con, root)
         bodies_read = _update_cache(con, params, root, full)
+        rewrite_members = full or not con.execute(sql.MEMBERS_MATCH_PICKS, params).fetchone()[0]
         for statement in (
             sql.BUILD_GOOD_BODIES,
             sql.BUILD_LISTINGS,
             sql.BUILD_PICKED,
+            sql.BUILD_MEMBER_CHANGES_ALL if rewrite_members else sql.BUILD_MEMBER_CHANGES,
             sql.STAGE_RUNS,
             sql.STAGE_RUN_MEMBERS,
             sql.STAGE_RUN_BOARDS,
@@ -81,7 +84,7 @@ def parse_partition(
             sql.STAGE_REJECTED,
         ):
             con.execute(statement, _used(statement, params))
-        rows = replace_partition(con, region, int(period), sql.STAGED_TABLES)
+        rows = _write_partition(con, params, rewrite_members)
         return ParseResult(
             region=region,
             period=int(period),
@@ -98,6 +101,33 @@ def parse_partition(
     finally:
         for table in (*sql.WORK_TABLES, *sql.STAGED_TABLES.values()):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _write_partition(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], rewrite_members: bool
+) -> dict[str, int]:
+    """Put the staged rows in the contract tables in one transaction; returns each table's row count.
+
+    Every table's partition is replaced, except run_members: only the members of runs in
+    parse_member_changes (all runs when `rewrite_members`) and of runs gone are rewritten.
+    """
+    rows = {}
+    with transaction(con):
+        for table, staged in sql.STAGED_TABLES.items():
+            columns = ", ".join(column_names(CONTRACT_TABLES[table]))
+            insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged}"
+            if table != "run_members":
+                con.execute(
+                    f"DELETE FROM {table} WHERE region = $region AND period = $period", params
+                )
+                rows[table] = con.execute(insert).fetchone()[0]
+                continue
+            for statement in sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS:
+                con.execute(statement, params)
+            con.execute(insert)
+            con.execute(sql.RECORD_PICKS, params)
+            rows[table] = con.execute(sql.COUNT_MEMBERS, params).fetchone()[0]
+    return rows
 
 
 def _used(statement: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,7 @@ WORK_TABLES = (
     "parse_good_bodies",
     "parse_listings",
     "parse_picked",
+    "parse_member_changes",
 )
 
 READ_MANIFESTS = f"""
@@ -302,10 +303,11 @@ SELECT {_BOARD_KEY}, entries FROM parse_cache.bodies
 WHERE {_PARTITION} AND bad_reason IS NULL
 """
 
-# Every valid listing of a run by a board, with the times its body was seen.
+# Every valid listing of a run by a board, with the times its body was seen and the run's plain fields.
 BUILD_LISTINGS = f"""
 CREATE OR REPLACE TEMP TABLE parse_listings AS
 SELECT e.run_id, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.ranking,
+       e.keystone_level, e.duration, e.completed_timestamp, e.mythic_rating,
        s.first_seen_at, s.last_seen_at
 FROM parse_cache.entries e
 JOIN parse_good_bodies USING ({_BOARD_KEY})
@@ -313,24 +315,48 @@ JOIN parse_body_seen s USING (body)
 WHERE {_partition_of("e")} AND e.reason IS NULL AND e.entry_index IS NOT NULL
 """
 
-# One row per run: its seen times over all listings, and the entry of its most recent listing (ties
-# broken by body, then entry), which gives names, specs and rating.
-BUILD_PICKED = f"""
+# One row per run: its seen times over all listings, and its most recent listing (ties broken by body,
+# then entry), which gives its plain fields here and its names, specs and factions (`members`).
+BUILD_PICKED = """
 CREATE OR REPLACE TEMP TABLE parse_picked AS
-SELECT p.run_id, p.first_seen_at, p.last_seen_at, e.dungeon_id, e.keystone_level, e.duration,
-       e.completed_timestamp, e.mythic_rating, e.members
+SELECT run_id, first_seen_at, last_seen_at, pick.*
 FROM (
     SELECT run_id, min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
            arg_max(
-               {{'body': body, 'entry_index': entry_index, 'cr': connected_realm_id, 'd': dungeon_id}},
-               {{'seen': last_seen_at, 'body': body, 'entry': -entry_index, 'cr': -connected_realm_id}}
+               {'body': body, 'connected_realm_id': connected_realm_id, 'dungeon_id': dungeon_id,
+                'entry_index': entry_index, 'keystone_level': keystone_level, 'duration': duration,
+                'completed_timestamp': completed_timestamp, 'mythic_rating': mythic_rating},
+               {'seen': last_seen_at, 'body': body, 'entry': -entry_index, 'cr': -connected_realm_id}
            ) AS pick
     FROM parse_listings GROUP BY run_id
-) p
-JOIN parse_cache.entries e
-  ON e.body = p.pick.body AND e.entry_index = p.pick.entry_index
- AND e.connected_realm_id = p.pick.cr AND e.dungeon_id = p.pick.d
-WHERE {_partition_of("e")}
+)
+"""
+
+_PICK = "body, connected_realm_id, dungeon_id, entry_index"
+
+# Does run_members hold exactly the members of the picks recorded with it? Otherwise (a fresh cache, rows
+# changed behind the parser's back) the members are rewritten whole rather than by difference.
+MEMBERS_MATCH_PICKS = f"""
+SELECT (SELECT count(*) FROM run_members WHERE {_PARTITION})
+           = {RUN_MEMBERS} * (SELECT count(*) FROM parse_cache.picks WHERE {_PARTITION})
+   AND (SELECT count(*) FROM runs WHERE {_PARTITION})
+           = (SELECT count(*) FROM parse_cache.picks WHERE {_PARTITION})
+"""
+
+# Runs whose members must be (re)written: every run, or only those whose pick is new, moved to another
+# listing, or in a body read by this parse (a file rewritten in place keeps its listings' keys).
+BUILD_MEMBER_CHANGES_ALL = """
+CREATE OR REPLACE TEMP TABLE parse_member_changes AS SELECT run_id FROM parse_picked
+"""
+BUILD_MEMBER_CHANGES = f"""
+CREATE OR REPLACE TEMP TABLE parse_member_changes AS
+SELECT n.run_id
+FROM parse_picked n
+LEFT JOIN (SELECT run_id, {_PICK} FROM parse_cache.picks WHERE {_PARTITION}) o USING (run_id)
+WHERE o.run_id IS NULL
+   OR (n.body, n.connected_realm_id, n.dungeon_id, n.entry_index)
+      IS DISTINCT FROM (o.body, o.connected_realm_id, o.dungeon_id, o.entry_index)
+   OR (n.body, n.connected_realm_id, n.dungeon_id) IN (SELECT ({_BOARD_KEY}) FROM parse_to_read)
 """
 
 STAGE_RUNS = """
@@ -342,7 +368,8 @@ SELECT
 FROM parse_picked
 """
 
-STAGE_RUN_MEMBERS = """
+# The members of the runs in parse_member_changes, from the cached entry of each run's pick.
+STAGE_RUN_MEMBERS = f"""
 CREATE OR REPLACE TEMP TABLE staged_run_members AS
 SELECT
     run_id, $region AS region, $period AS period,
@@ -352,7 +379,13 @@ SELECT
     coalesce(trim(m.profile.name), '') IN ('', 'UNKNOWN') AS name_unknown,
     m.specialization.id AS spec_id,
     m.faction.type AS faction
-FROM (SELECT run_id, unnest(members) AS m FROM parse_picked)
+FROM (
+    SELECT p.run_id, unnest(e.members) AS m
+    FROM parse_picked p
+    SEMI JOIN parse_member_changes USING (run_id)
+    JOIN parse_cache.entries e USING ({_PICK})
+    WHERE {_partition_of("e")}
+)
 """
 
 STAGE_RUN_BOARDS = """
@@ -400,6 +433,25 @@ SELECT $region, $period, b.connected_realm_id, b.dungeon_id, 'missing_body',
 FROM parse_body_boards b JOIN parse_files f USING (body)
 WHERE f.size IS NULL
 """
+
+# run_members is written by difference: the members of dropped or changed runs go, with their picks,
+# then those of parse_member_changes come in. Every run goes when the members are rewritten whole.
+_DROPPED_RUNS = f"""run_id IN (
+    SELECT run_id FROM parse_member_changes
+    UNION ALL
+    SELECT run_id FROM parse_cache.picks WHERE {_PARTITION} AND run_id NOT IN (SELECT run_id FROM parse_picked))"""
+DROP_ALL_MEMBERS = tuple(
+    f"DELETE FROM {table} WHERE {_PARTITION}" for table in ("run_members", "parse_cache.picks")
+)
+DROP_CHANGED_MEMBERS = tuple(
+    f"DELETE FROM {table} WHERE {_PARTITION} AND {_DROPPED_RUNS}"
+    for table in ("run_members", "parse_cache.picks")
+)
+RECORD_PICKS = f"""
+INSERT INTO parse_cache.picks
+SELECT $region, $period, run_id, {_PICK} FROM parse_picked SEMI JOIN parse_member_changes USING (run_id)
+"""
+COUNT_MEMBERS = f"SELECT count(*) FROM run_members WHERE {_PARTITION}"
 
 STAGED_TABLES = {
     "runs": "staged_runs",

@@ -203,3 +203,64 @@ def test_interrupted_read_leaves_no_half_cached_body(
     assert result.bodies_read == 1
     assert result.rows["runs"] == 1 and result.rows["rejected_entries"] == 2
     assert rows(con, "SELECT count(*) FROM parse_cache.entries") == [(3,)]
+
+
+def _renamed() -> bytes:
+    """The trimmed board with its first member renamed: the same runs, listed with other names."""
+    doc = fixture_doc(TRIMMED_EU)
+    doc["leading_groups"][0]["members"][0]["profile"]["name"] = "Renamed"
+    return encode(doc)
+
+
+def _renamed_rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return rows(con, "SELECT count(*) FROM run_members WHERE character_name = 'Renamed'")
+
+
+def test_members_follow_a_run_to_its_newest_listing(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    parse_partition(con, raw_dir, *EU)
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", _renamed())], later(60))
+
+    assert parse_partition(con, raw_dir, *EU).rows == {
+        "runs": 3,
+        "run_members": 15,
+        "run_boards": 3,
+        "boards": 1,
+        "rejected_entries": 0,
+    }
+    assert _renamed_rows(con) == [(1,)]
+    with connect(tmp_path / "rebuilt.duckdb") as fresh:
+        parse_partition(fresh, raw_dir, *EU)
+        assert table_state(fresh) == table_state(con)
+
+
+def test_members_of_a_body_rewritten_in_place_are_rewritten(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    parse_partition(con, raw_dir, *EU)
+    [body] = partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz")
+    body.write_bytes(gzip.compress(_renamed()))
+    os.utime(body, ns=(0, 0))
+
+    parse_partition(con, raw_dir, *EU)
+
+    assert _renamed_rows(con) == [(1,)]
+
+
+def test_members_changed_behind_the_parser_are_rewritten_whole(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    parse_partition(con, raw_dir, *EU)
+    con.execute(
+        "DELETE FROM run_members WHERE character_name IN (SELECT min(character_name) FROM run_members)"
+    )
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "304", None)], later(60))
+
+    assert parse_partition(con, raw_dir, *EU).rows["run_members"] == 15
+    with connect(tmp_path / "rebuilt.duckdb") as fresh:
+        parse_partition(fresh, raw_dir, *EU)
+        assert table_state(fresh) == table_state(con)
