@@ -125,7 +125,8 @@ def _write_partition(
             for statement in sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS:
                 con.execute(statement, params)
             con.execute(insert)
-            con.execute(sql.RECORD_PICKS, params)
+            for statement in sql.RECORD_PICKS:
+                con.execute(statement, params)
             rows[table] = con.execute(sql.COUNT_MEMBERS, params).fetchone()[0]
     return rows
 

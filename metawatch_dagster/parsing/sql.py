@@ -434,23 +434,34 @@ FROM parse_body_boards b JOIN parse_files f USING (body)
 WHERE f.size IS NULL
 """
 
-# run_members is written by difference: the members of dropped or changed runs go, with their picks,
-# then those of parse_member_changes come in. Every run goes when the members are rewritten whole.
-_DROPPED_RUNS = f"""run_id IN (
-    SELECT run_id FROM parse_member_changes
-    UNION ALL
-    SELECT run_id FROM parse_cache.picks WHERE {_PARTITION} AND run_id NOT IN (SELECT run_id FROM parse_picked))"""
+# run_members is written by difference: the members of changed runs and of runs gone are deleted, then
+# those of parse_member_changes inserted. Every run goes when the members are rewritten whole. The picks
+# of runs kept are updated in place: deleting rows here would make the next checkpoint rewrite the table.
+_GONE_RUNS = f"""run_id IN (
+    SELECT run_id FROM parse_cache.picks WHERE {_PARTITION}
+    EXCEPT SELECT run_id FROM parse_picked)"""
 DROP_ALL_MEMBERS = tuple(
     f"DELETE FROM {table} WHERE {_PARTITION}" for table in ("run_members", "parse_cache.picks")
 )
-DROP_CHANGED_MEMBERS = tuple(
-    f"DELETE FROM {table} WHERE {_PARTITION} AND {_DROPPED_RUNS}"
-    for table in ("run_members", "parse_cache.picks")
+DROP_CHANGED_MEMBERS = (
+    f"""DELETE FROM run_members WHERE {_PARTITION}
+        AND (run_id IN (SELECT run_id FROM parse_member_changes) OR {_GONE_RUNS})""",
+    f"DELETE FROM parse_cache.picks WHERE {_PARTITION} AND {_GONE_RUNS}",
 )
-RECORD_PICKS = f"""
-INSERT INTO parse_cache.picks
-SELECT $region, $period, run_id, {_PICK} FROM parse_picked SEMI JOIN parse_member_changes USING (run_id)
-"""
+_CHANGED_PICKS = (
+    f"SELECT run_id, {_PICK} FROM parse_picked SEMI JOIN parse_member_changes USING (run_id)"
+)
+RECORD_PICKS = (
+    f"""UPDATE parse_cache.picks p
+    SET body = n.body, connected_realm_id = n.connected_realm_id, dungeon_id = n.dungeon_id,
+        entry_index = n.entry_index
+    FROM ({_CHANGED_PICKS}) n
+    WHERE {_partition_of("p")} AND p.run_id = n.run_id""",
+    f"""INSERT INTO parse_cache.picks
+    SELECT $region, $period, n.*
+    FROM ({_CHANGED_PICKS}) n
+    ANTI JOIN (SELECT run_id FROM parse_cache.picks WHERE {_PARTITION}) USING (run_id)""",
+)
 COUNT_MEMBERS = f"SELECT count(*) FROM run_members WHERE {_PARTITION}"
 
 STAGED_TABLES = {

@@ -146,6 +146,7 @@ def test_a_body_rewritten_in_place_is_read_again(
 
     assert result.bodies_read == 1
     assert result.rows["runs"] == 2
+    assert rows(con, "SELECT count(*), count(DISTINCT run_id) FROM run_members") == [(10, 2)]
 
 
 def test_a_missing_body_is_not_cached_and_loads_once_restored(
