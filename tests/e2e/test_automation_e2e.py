@@ -27,9 +27,13 @@ def sandbox():
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
+def instance(tmp_path):
+    # A persistent instance (schedule contexts need one), not entered as a context manager: that
+    # would leave Dagster's context-wide state pointing at it after the test.
+    (tmp_path / "instance").mkdir()
+    test_instance = dg.DagsterInstance.local_temp(str(tmp_path / "instance"))
+    yield test_instance
+    test_instance.dispose()
 
 
 @pytest.fixture
@@ -39,8 +43,9 @@ def resources(sandbox, data_dir, point_at):
 
 
 def evaluate(instance, resources, cursor=None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    result = new_periods(context)
+    # Entered, so the instance the context opens is closed with it.
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        result = new_periods(context)
     if isinstance(result, dg.SensorResult):
         for request in result.dynamic_partitions_requests or []:
             assert isinstance(request, dg.AddDynamicPartitionsRequest)
@@ -84,10 +89,10 @@ def test_schedule_tick_loads_each_current_period_and_then_only_new_runs(
     instance.add_dynamic_partitions("period", [str(current)])
 
     def tick():
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
-        )
-        requests = current_period_hourly(context)
+        ) as context:
+            requests = current_period_hourly(context)
         assert sorted(r.partition_key for r in requests) == sorted(
             partition_key(current, region) for region in REGIONS
         )

@@ -71,17 +71,16 @@ def test_backfill_of_three_periods_two_regions(tmp_path, data_dir):
             stderr=subprocess.DEVNULL,
         )
         try:
-            os.environ["DAGSTER_HOME"] = str(home)
-            with dg.DagsterInstance.get() as instance:
-                runs = wait_for_runs(instance, len(keys))
-                spans = sorted(
-                    (record.start_time, record.end_time)
-                    for record in (instance.get_run_record_by_id(r.run_id) for r in runs)
-                )
+            instance = dg.DagsterInstance.from_config(str(home))
+            runs = wait_for_runs(instance, len(keys))
+            spans = sorted(
+                (record.start_time, record.end_time)
+                for record in (instance.get_run_record_by_id(r.run_id) for r in runs)
+            )
+            instance.dispose()
         finally:
             daemon.terminate()
             daemon.wait(timeout=60)
-            os.environ.pop("DAGSTER_HOME", None)
 
         assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(keys)
         assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(keys)

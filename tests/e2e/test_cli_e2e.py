@@ -52,14 +52,13 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
         assert failed.returncode == 1
         assert "FAILED  99999|eu" in failed.stdout
 
-    os.environ["DAGSTER_HOME"] = str(home)
+    instance = dg.DagsterInstance.from_config(str(home))
     try:
-        with dg.DagsterInstance.get() as instance:
-            assert str(period) in instance.get_dynamic_partitions("period")
-            runs = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
-            statuses = sorted((r.tags["dagster/partition"], r.status) for r in runs)
+        assert str(period) in instance.get_dynamic_partitions("period")
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
+        statuses = sorted((r.tags["dagster/partition"], r.status) for r in runs)
     finally:
-        del os.environ["DAGSTER_HOME"]
+        instance.dispose()
     assert statuses == [
         (f"{period}|eu", dg.DagsterRunStatus.SUCCESS),
         ("99999|eu", dg.DagsterRunStatus.FAILURE),
