@@ -1,8 +1,8 @@
-"""DuckDB connections and the writes that replace a partition (or a whole table) in one transaction."""
+"""DuckDB connections, transactions, and replacing a whole table in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,28 +47,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     except BaseException:
         con.rollback()
         raise
-
-
-def replace_partition(
-    con: duckdb.DuckDBPyConnection, region: str, period: int, sources: Mapping[str, str]
-) -> dict[str, int]:
-    """Replace the (region, period) rows of each table with the rows of its source relation (a table,
-    view or parenthesised query with the table's column names), all in one transaction.
-
-    Returns the rows inserted per table. On any failure nothing changes.
-    """
-    inserted = {}
-    with transaction(con):
-        for table, source in sources.items():
-            columns = _columns(table)
-            con.execute(
-                f"DELETE FROM {table} WHERE region = $region AND period = $period",
-                {"region": region, "period": period},
-            )
-            inserted[table] = con.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source}"
-            ).fetchone()[0]
-    return inserted
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, source: str) -> int:
