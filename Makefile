@@ -32,6 +32,9 @@ instance: install
 demo: instance
 	$(BIN)/metawatch demo
 
+# `make dev` talks to a fresh sandbox world, so it keeps its own data folder and instance.
+dev: export METAWATCH_DATA_DIR := $(CURDIR)/data/dev
+dev: export DAGSTER_HOME := $(CURDIR)/.dagster_home/dev
 dev: instance
 	$(BIN)/metawatch dev
 
