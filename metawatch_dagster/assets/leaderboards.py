@@ -4,7 +4,6 @@
 the contract tables are then parsed in DuckDB SQL from the union of the partition's snapshots.
 """
 
-
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -59,7 +58,8 @@ def _board_plan(metawatch: MetawatchResource, client, region: str, period: int):
         dg.AssetCheckSpec(
             ALL_BOARDS_ANSWERED,
             asset="leaderboard_pages",
-            description="Every connected realm × dungeon board answered 200, 304 or 404.",
+            description="Every connected realm × dungeon board answered 200, 304 or 404, and not "
+            "all of them 404 (which means a stale realm or dungeon list, not an empty week).",
         )
     ],
 )
@@ -100,8 +100,14 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
     )
     yield dg.AssetCheckResult(
         check_name=ALL_BOARDS_ANSWERED,
-        passed=report.statuses["error"] == 0,
-        metadata={"answered": report.answered, "boards": report.boards, "failed": report.errors[:20]},
+        passed=report.statuses["error"] == 0
+        and (report.boards == 0 or report.statuses["404"] < report.boards),
+        metadata={
+            "answered": report.answered,
+            "boards": report.boards,
+            "not_found": report.statuses["404"],
+            "failed": report.errors[:20],
+        },
     )
 
 
@@ -117,10 +123,16 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
         for table in PARSED_TABLES
     ],
     check_specs=[
-        dg.AssetCheckSpec(RUNS_FOR_PAST_PERIOD, asset="runs", description="A week that has ended has runs."),
+        dg.AssetCheckSpec(
+            RUNS_FOR_PAST_PERIOD, asset="runs", description="A week that has ended has runs."
+        ),
         dg.AssetCheckSpec(RUN_ID_UNIQUE, asset="runs", description="run_id is unique."),
-        dg.AssetCheckSpec(FIVE_MEMBERS, asset="run_members", description="Every run has five members."),
-        dg.AssetCheckSpec(SPECS_KNOWN, asset="run_members", description="Every spec id is in ref_specs."),
+        dg.AssetCheckSpec(
+            FIVE_MEMBERS, asset="run_members", description="Every run has five members."
+        ),
+        dg.AssetCheckSpec(
+            SPECS_KNOWN, asset="run_members", description="Every spec id is in ref_specs."
+        ),
     ],
     partitions_def=period_region_partitions,
     pool="duckdb",

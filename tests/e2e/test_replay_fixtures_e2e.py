@@ -57,3 +57,39 @@ def test_real_board_through_replay(
     else:
         assert ratings == [None] * runs
     assert board == [("200", len(groups), len(groups) == 500)]
+
+
+def test_a_week_where_every_board_is_missing_fails_its_check(
+    tmp_path, data_dir, fixtures_dir, point_at
+):
+    replay = build_replay(
+        tmp_path / "replay",
+        fixtures_dir,
+        "mythic-leaderboard_cr1305_d199_p946.eu.trimmed.json",
+        "eu",
+    )
+    board = (
+        tmp_path
+        / "replay"
+        / "eu"
+        / "data/wow/connected-realm/1305/mythic-leaderboard/199/period/946.json"
+    )
+    board.unlink()
+    with Sandbox(SandboxConfig(regions=("eu",), replay_dir=tmp_path / "replay"), port=0) as sandbox:
+        point_at(sandbox, ("eu",))
+        instance = dg.DagsterInstance.ephemeral()
+        resources = {"metawatch": MetawatchResource(data_dir=str(data_dir))}
+        assert dg.materialize(
+            [reference_files, ref_tables], instance=instance, resources=resources
+        ).success
+        instance.add_dynamic_partitions("period", [str(replay["period"])])
+        result = dg.materialize(
+            [leaderboard_pages],
+            partition_key=partition_key(replay["period"], "eu"),
+            instance=instance,
+            resources=resources,
+        )
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "all_boards_answered"
+    assert not evaluation.passed
+    assert evaluation.metadata["not_found"].value == 1
