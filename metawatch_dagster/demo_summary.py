@@ -30,7 +30,11 @@ TOTALS = "SELECT count(*), count(DISTINCT period || region) FROM main.runs"
 def summary_lines(warehouse: Path, top: int = 3) -> list[str]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         runs, partitions = con.execute(TOTALS).fetchone()
-        lines = [f"{runs:,} runs in {partitions} region-weeks", "", "Top specs per role (latest week):"]
+        lines = [
+            f"{runs:,} runs in {partitions} region-weeks",
+            "",
+            "Top specs per role (latest week):",
+        ]
         current = None
         for region, period, role, rank, spec, cls, n, share, median, timed in con.execute(
             TOP_SPECS, {"top": top}

@@ -44,7 +44,11 @@ def reference_rows(store: ReferenceStore, regions: list[str]) -> dict[str, list[
         for connected in store.connected_realms(region):
             cr_id = connected["connected_realm_id"]
             rows["ref_connected_realms"].append(
-                {"region": region, "connected_realm_id": cr_id, "realm_count": len(connected["realms"])}
+                {
+                    "region": region,
+                    "connected_realm_id": cr_id,
+                    "realm_count": len(connected["realms"]),
+                }
             )
             for realm in connected["realms"]:
                 rows["ref_realms"].append({"region": region, "connected_realm_id": cr_id, **realm})

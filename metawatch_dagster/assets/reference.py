@@ -1,6 +1,5 @@
 """Reference assets: fetched to files (no DuckDB), then loaded into the ref_* tables (pool duckdb)."""
 
-
 import dagster as dg
 
 from metawatch_dagster.reference import ReferenceFetcher

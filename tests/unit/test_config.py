@@ -15,7 +15,11 @@ def test_defaults_from_an_empty_environment():
 
 def test_secret_stays_out_of_repr():
     settings = Settings.from_env(
-        {"BLIZZARD_CLIENT_ID": "id", "BLIZZARD_CLIENT_SECRET": "s3cr3t-value", "METAWATCH_REGIONS": "eu"}
+        {
+            "BLIZZARD_CLIENT_ID": "id",
+            "BLIZZARD_CLIENT_SECRET": "s3cr3t-value",
+            "METAWATCH_REGIONS": "eu",
+        }
     )
     assert settings.client_secret == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(settings)

@@ -4,7 +4,9 @@ from metawatch_dagster.run_identity import run_id, run_id_text
 
 
 def test_members_sorted_numerically_by_realm_then_character():
-    text = run_id_text("eu", 946, 199, 1707921171000, 3657840, 32, [(1305, 9), (628, 20), (1305, 10)])
+    text = run_id_text(
+        "eu", 946, 199, 1707921171000, 3657840, 32, [(1305, 9), (628, 20), (1305, 10)]
+    )
     assert text == "eu|946|199|1707921171000|3657840|32|628:20,1305:9,1305:10"
 
 
