@@ -26,22 +26,10 @@ def test_real_board_through_replay(
     tmp_path, data_dir, fixtures_dir, point_at, board_file, region, runs, members, rated
 ):
     replay = build_replay(tmp_path / "replay", fixtures_dir, board_file, region)
-    config = SandboxConfig(regions=(region,), replay_dir=tmp_path / "replay")
-    with Sandbox(config, port=0) as sandbox:
-        point_at(sandbox, (region,))
-        instance = dg.DagsterInstance.ephemeral()
-        resources = {"metawatch": MetawatchResource(data_dir=str(data_dir))}
-        assert dg.materialize(
-            [reference_files, ref_tables], instance=instance, resources=resources
-        ).success
-        instance.add_dynamic_partitions("period", [str(replay["period"])])
-        result = dg.materialize(
-            [leaderboard_pages, leaderboard_tables],
-            partition_key=partition_key(replay["period"], region),
-            instance=instance,
-            resources=resources,
-        )
-        assert result.success
+    result = load_from_replay(
+        tmp_path / "replay", data_dir, point_at, region, replay["period"], with_tables=True
+    )
+    assert result.success
 
     groups = replay["board"]["leading_groups"]
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
@@ -75,21 +63,29 @@ def test_a_week_where_every_board_is_missing_fails_its_check(
         / "data/wow/connected-realm/1305/mythic-leaderboard/199/period/946.json"
     )
     board.unlink()
-    with Sandbox(SandboxConfig(regions=("eu",), replay_dir=tmp_path / "replay"), port=0) as sandbox:
-        point_at(sandbox, ("eu",))
-        instance = dg.DagsterInstance.ephemeral()
-        resources = {"metawatch": MetawatchResource(data_dir=str(data_dir))}
-        assert dg.materialize(
-            [reference_files, ref_tables], instance=instance, resources=resources
-        ).success
-        instance.add_dynamic_partitions("period", [str(replay["period"])])
-        result = dg.materialize(
-            [leaderboard_pages],
-            partition_key=partition_key(replay["period"], "eu"),
-            instance=instance,
-            resources=resources,
-        )
+    result = load_from_replay(tmp_path / "replay", data_dir, point_at, "eu", replay["period"])
     [evaluation] = result.get_asset_check_evaluations()
     assert evaluation.check_name == "all_boards_answered"
     assert not evaluation.passed
     assert evaluation.metadata["not_found"].value == 1
+
+
+def load_from_replay(replay_dir, data_dir, point_at, region, period, with_tables=False):
+    """Reference, then one partition's pages (and tables), from a sandbox replaying `replay_dir`."""
+    config = SandboxConfig(regions=(region,), replay_dir=replay_dir)
+    with Sandbox(config, port=0) as sandbox:
+        point_at(sandbox, (region,))
+        instance = dg.DagsterInstance.ephemeral()
+        resources = {"metawatch": MetawatchResource(data_dir=str(data_dir))}
+        reference = dg.materialize(
+            [reference_files, ref_tables], instance=instance, resources=resources
+        )
+        assert reference.success
+        instance.add_dynamic_partitions("period", [str(period)])
+        assets = [leaderboard_pages, leaderboard_tables] if with_tables else [leaderboard_pages]
+        return dg.materialize(
+            assets,
+            partition_key=partition_key(period, region),
+            instance=instance,
+            resources=resources,
+        )
