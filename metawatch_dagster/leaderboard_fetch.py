@@ -44,6 +44,16 @@ class FetchReport:
     def answered(self) -> int:
         return sum(self.statuses[s] for s in ("200", "304", "404"))
 
+    def board_counts(self) -> dict[str, int]:
+        """Boards by how they answered, as the asset's metadata and the benchmark report them."""
+        return {
+            "boards": self.boards,
+            "status_200": self.statuses["200"],
+            "status_304": self.statuses["304"],
+            "status_404": self.statuses["404"],
+            "errors": self.statuses["error"],
+        }
+
     def summary(self) -> str:
         by_status = " ".join(f"{s}={self.statuses[s]}" for s in ("200", "304", "404", "error"))
         return (

@@ -83,11 +83,7 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
     yield dg.MaterializeResult(
         metadata={
             **week_metadata(metawatch.reference(), key.region, key.period),
-            "boards": report.boards,
-            "status_200": report.statuses["200"],
-            "status_304": report.statuses["304"],
-            "status_404": report.statuses["404"],
-            "errors": report.statuses["error"],
+            **report.board_counts(),
             "new_entries": report.entries,
             "full_boards": report.full_boards,
             "requests": report.requests,

@@ -68,11 +68,7 @@ def fetch_sample(
         "requests": report.requests,
         "retries": report.retries,
         "rate_limited": rate_limited,
-        "boards": report.boards,
-        "status_200": report.statuses["200"],
-        "status_304": report.statuses["304"],
-        "status_404": report.statuses["404"],
-        "errors": report.statuses["error"],
+        **report.board_counts(),
         "entries": report.entries,
         "bytes": report.bytes,
     }
