@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import duckdb
 
-from metawatch_dagster.parsing.sql import MEMBER_TYPE
-
 # Bump whenever what is cached changes (columns, reasons, run_id, validation rules, tables).
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 SCHEMA = "parse_cache"
 
 _KEY = (
@@ -25,9 +23,11 @@ TABLES = {
     # One row per (body, board) read: its size and mtime when read, its entry count, or why it is bad.
     "bodies": f"{_KEY}, size BIGINT, mtime_ns BIGINT, entries INTEGER, bad_reason VARCHAR, bad_detail VARCHAR",
     # One row per entry (entry_index NULL: a body object with no entries); reason NULL = a valid run.
+    # Members are not kept: written to run_members at most once per pick, they would cost more to
+    # cache than the rare body read again for them.
     "entries": f"""{_KEY}, entry_index BIGINT, body_period BIGINT, reason VARCHAR, run_id VARCHAR,
         ranking BIGINT, completed_timestamp BIGINT, duration BIGINT, keystone_level BIGINT,
-        mythic_rating DOUBLE, members {MEMBER_TYPE}[]""",
+        mythic_rating DOUBLE""",
     # The exact JSON of each rejected entry.
     "rejected": f"{_KEY}, entry_index BIGINT, reason VARCHAR, raw JSON",
     # The listing each run's row in run_members was taken from, written with run_members.

@@ -2,8 +2,9 @@
 
 Every entry is handled in DuckDB SQL (see `sql.py`). A parse reads only the bodies its cache lacks
 (all of them on the first parse or with `full=True`), then rebuilds the partition's rows from the cache
-and every manifest; run_members, the largest table, is updated by difference. Python lists and stats files and, when a bulk read of the bodies fails, reads them
-one file at a time to set the broken ones aside as rejected boards.
+and every manifest; run_members, the largest table, is updated by difference. Python lists and stats
+files and, when a bulk read of the bodies fails, reads them one file at a time to set the broken ones
+aside as rejected boards.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class ForeignManifestError(ValueError):
     """A manifest in the partition's folder belongs to another partition or format."""
 
 
+class CachedBodyUnreadableError(RuntimeError):
+    """A body the cache holds (same size and mtime) fails to read again: changed behind the parser."""
+
+
 def parse_partition(
     con: duckdb.DuckDBPyConnection, raw_dir: Path, region: str, period: int, full: bool = False
 ) -> ParseResult:
@@ -77,6 +82,11 @@ def parse_partition(
             sql.BUILD_LISTINGS,
             sql.BUILD_PICKED,
             sql.BUILD_MEMBER_CHANGES_ALL if rewrite_members else sql.BUILD_MEMBER_CHANGES,
+            sql.BUILD_REREAD,
+        ):
+            con.execute(statement, _used(statement, params))
+        _reread_picked_bodies(con, params)
+        for statement in (
             sql.STAGE_RUNS,
             sql.STAGE_RUN_MEMBERS,
             sql.STAGE_RUN_BOARDS,
@@ -108,27 +118,37 @@ def _write_partition(
 ) -> dict[str, int]:
     """Put the staged rows in the contract tables in one transaction; returns each table's row count.
 
-    Every table's partition is replaced, except run_members: only the members of runs in
-    parse_member_changes (all runs when `rewrite_members`) and of runs gone are rewritten.
+    runs and run_boards are merged (rows gone deleted, rows changed updated, new rows inserted: a
+    reload mostly moves seen times, and rewriting every row costs a checkpoint of the partition);
+    run_members gets only the members of runs in parse_member_changes (all runs when
+    `rewrite_members`) and loses those of runs gone; the small tables are replaced.
     """
     rows = {}
     with transaction(con):
         for table, staged in sql.STAGED_TABLES.items():
-            columns = ", ".join(column_names(CONTRACT_TABLES[table]))
-            insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged}"
-            if table != "run_members":
-                con.execute(
-                    f"DELETE FROM {table} WHERE region = $region AND period = $period", params
-                )
-                rows[table] = con.execute(insert).fetchone()[0]
-                continue
-            for statement in sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS:
-                con.execute(statement, params)
-            con.execute(insert)
-            for statement in sql.RECORD_PICKS:
-                con.execute(statement, params)
-            rows[table] = con.execute(sql.COUNT_MEMBERS, params).fetchone()[0]
+            columns = column_names(CONTRACT_TABLES[table])
+            if table in sql.MERGE_KEYS:
+                for statement in sql.merge_partition(table, staged, sql.MERGE_KEYS[table], columns):
+                    con.execute(statement, _used(statement, params))
+            elif table == "run_members":
+                for statement in (
+                    sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS
+                ):
+                    con.execute(statement, params)
+                con.execute(_insert(table, staged, columns))
+                con.execute(sql.RECORD_PICKS, params)
+            else:
+                con.execute(f"DELETE FROM {table} WHERE {sql.PARTITION}", params)
+                con.execute(_insert(table, staged, columns))
+            rows[table] = con.execute(
+                f"SELECT count(*) FROM {table} WHERE {sql.PARTITION}", params
+            ).fetchone()[0]
     return rows
+
+
+def _insert(table: str, staged: str, columns: list[str]) -> str:
+    listed = ", ".join(columns)
+    return f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {staged}"
 
 
 def _used(statement: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -173,10 +193,11 @@ def _stat_bodies(con: duckdb.DuckDBPyConnection, root: Path) -> int:
 def _update_cache(
     con: duckdb.DuckDBPyConnection, params: dict[str, Any], root: Path, full: bool
 ) -> int:
-    """Drop stale cache rows and read the bodies the cache lacks into it; returns the files read.
+    """Drop stale cache rows and read the bodies the cache lacks into `parse_read` and the cache;
+    returns the files read.
 
-    Each step commits on its own and leaves the cache true to the files: a body's row in
-    `parse_cache.bodies` is written last, and entries without one are dropped on the next parse.
+    Each step commits on its own and leaves the cache true to the files: a body's entries and its
+    row in `parse_cache.bodies` are written in one transaction.
     """
     with transaction(con):
         for statement in (
@@ -190,6 +211,7 @@ def _update_cache(
         return 0
     _read_entries(con, params, files, root)
     with transaction(con):
+        con.execute(sql.CACHE_ENTRIES, params)
         con.execute(sql.RECORD_BODIES, params)
         rejected_files = [
             row[0] for row in con.execute(sql.REJECTED_FILES_TO_READ, params).fetchall()
@@ -198,6 +220,20 @@ def _update_cache(
             con.execute(sql.READ_RAW_ENTRIES, {"files": rejected_files})
             con.execute(sql.RECORD_REJECTED, params)
     return len(files)
+
+
+def _reread_picked_bodies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
+    """Read again the cached bodies holding picks whose members must be written."""
+    files = [row[0] for row in con.execute(sql.REREAD_FILES).fetchall()]
+    if not files:
+        return
+    try:
+        con.execute(sql.REREAD_ENTRIES, {**params, "files": files})
+    except duckdb.Error as error:
+        raise CachedBodyUnreadableError(
+            f"{params['period']}|{params['region']}: a body read before no longer reads"
+            f" ({str(error).splitlines()[0]}); `metawatch rebuild` re-reads every body"
+        ) from error
 
 
 def _read_entries(

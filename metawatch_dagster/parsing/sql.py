@@ -1,10 +1,13 @@
 """The parse in DuckDB SQL: manifests and bodies in, the five contract tables out (as staged temp tables).
 
-Two halves. Reading: bodies not yet in the parse cache are read straight into `parse_cache.entries`,
-one row per entry with its validation reason and run_id, in one pass over the JSON. Rebuilding: the
-partition's contract rows are derived from the cache and the manifests of every snapshot, which is
-cheap next to reading JSON, so a reload that brings 5% new bodies costs a little more than 5% of a
-full parse, and its rows equal a full rebuild's by construction (the same SQL builds both).
+Two halves. Reading: bodies not yet in the parse cache are read into `parse_read`, one row per entry
+with its validation reason, run_id and members, in one pass over the JSON; the cache keeps every
+column but the members (`parse_cache.entries`). Rebuilding: the partition's contract rows are derived
+from the cache and the manifests of every snapshot, which is cheap next to reading JSON, so a reload
+that brings 5% new bodies costs a little more than 5% of a full parse, and its rows equal a full
+rebuild's by construction (the same SQL builds both). Members are written only for runs whose pick
+changed; a pick in a body this parse did not read has that body read again (rare: picks follow the
+newest content, which is what a parse reads).
 
 Statements take named parameters `$region`, `$period` and, where they read files, a list of paths.
 Temp tables are prefixed `parse_` (work) and `staged_` (rows ready for the contract tables).
@@ -47,7 +50,7 @@ _READ_BODIES = (
     f"read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured', hive_partitioning = false,"
     " compression = 'gzip', filename = true)"
 )
-_PARTITION = "region = $region AND period = $period"
+PARTITION = "region = $region AND period = $period"
 
 
 def _partition_of(alias: str) -> str:
@@ -57,6 +60,11 @@ def _partition_of(alias: str) -> str:
 _BOARD_KEY = "body, connected_realm_id, dungeon_id"
 
 CREATE_WORK_TABLES = (
+    f"""CREATE OR REPLACE TEMP TABLE parse_read (
+        body VARCHAR, connected_realm_id INTEGER, dungeon_id INTEGER, entry_index BIGINT,
+        body_period BIGINT, reason VARCHAR, run_id VARCHAR, ranking BIGINT,
+        completed_timestamp BIGINT, duration BIGINT, keystone_level BIGINT, mythic_rating DOUBLE,
+        members {MEMBER_TYPE}[])""",
     f"""CREATE OR REPLACE TEMP TABLE parse_snapshots (
         format INTEGER, region VARCHAR, period INTEGER, snapshot_id VARCHAR,
         boards {_MANIFEST_BOARD}[])""",
@@ -70,6 +78,8 @@ WORK_TABLES = (
     "parse_body_seen",
     "parse_files",
     "parse_to_read",
+    "parse_reread",
+    "parse_read",
     "parse_read_errors",
     "parse_raw_entries",
     "parse_good_bodies",
@@ -128,7 +138,7 @@ SELECT unnest($bodies) AS body, unnest($body_files) AS body_file,
 # Cache rows to drop before reading: everything on a forced full parse; otherwise bodies no manifest
 # names any more and bodies whose file changed since it was read. Then entries whose body row is gone
 # (also those an interrupted read left behind).
-DROP_ALL_CACHED = (f"DELETE FROM parse_cache.bodies WHERE {_PARTITION}",)
+DROP_ALL_CACHED = (f"DELETE FROM parse_cache.bodies WHERE {PARTITION}",)
 DROP_STALE_CACHED = (
     f"""DELETE FROM parse_cache.bodies c WHERE {_partition_of("c")} AND NOT EXISTS (
         SELECT 1 FROM parse_body_boards b JOIN parse_files f USING (body)
@@ -204,13 +214,15 @@ _REASON = f"""CASE
 _RUN_ID = f"""md5(concat_ws('|', $region, $period, dungeon_id, g.completed_timestamp, g.duration,
     g.keystone_level, {_ROSTER}))"""
 
-# Every entry of the files in $files, for each board of parse_to_read that names the file. An object
+
+# Every entry of the files in $files, for each board of `boards` that names the file. An object
 # without entries gives one row with entry_index NULL, so every object read leaves a trace (a file
 # holding several objects, or none, is then told apart from a leaderboard). The groups are unnested in
-# the select list: a lateral unnest joined to parse_to_read would hash every body's whole list.
-READ_ENTRIES = f"""
-INSERT INTO parse_cache.entries
-SELECT $region, $period, body, connected_realm_id, dungeon_id, entry_index, body_period, reason,
+# the select list: a lateral unnest joined to the boards would hash every body's whole list.
+def _read_entries(boards: str) -> str:
+    return f"""
+INSERT INTO parse_read
+SELECT body, connected_realm_id, dungeon_id, entry_index, body_period, reason,
        CASE WHEN reason IS NULL AND entry_index IS NOT NULL THEN {_RUN_ID} END,
        g.ranking, g.completed_timestamp, g.duration, g.keystone_level, g.mythic_rating.rating,
        g.members
@@ -230,8 +242,17 @@ FROM (
                 FROM {_READ_BODIES}
             )
         )
-    ) JOIN parse_to_read USING (body_file)
+    ) JOIN {boards} USING (body_file)
 )
+"""
+
+
+READ_ENTRIES = _read_entries("parse_to_read")
+
+_ENTRY_COLUMNS = """body, connected_realm_id, dungeon_id, entry_index, body_period, reason, run_id,
+    ranking, completed_timestamp, duration, keystone_level, mythic_rating"""
+CACHE_ENTRIES = f"""
+INSERT INTO parse_cache.entries SELECT $region, $period, {_ENTRY_COLUMNS} FROM parse_read
 """
 
 # A cache row per board read: bad when unreadable, not exactly one JSON object, or without a period.
@@ -246,8 +267,7 @@ LEFT JOIN (
            count(*) FILTER (WHERE entry_index IS NULL OR entry_index = 1) AS objects,
            count(entry_index) AS entries,
            bool_and(body_period IS NULL) AS no_period
-    FROM parse_cache.entries
-    WHERE {_PARTITION} AND ({_BOARD_KEY}) IN (SELECT ({_BOARD_KEY}) FROM parse_to_read)
+    FROM parse_read
     GROUP BY ALL
 ) facts USING ({_BOARD_KEY})
 LEFT JOIN parse_read_errors err USING (body_file)
@@ -272,8 +292,8 @@ SELECT DISTINCT t.body_file
 FROM parse_to_read t
 JOIN parse_cache.bodies c USING ({_BOARD_KEY})
 WHERE {_partition_of("c")} AND c.bad_reason IS NULL AND EXISTS (
-    SELECT 1 FROM parse_cache.entries e
-    WHERE {_partition_of("e")} AND e.body = t.body AND e.connected_realm_id = t.connected_realm_id
+    SELECT 1 FROM parse_read e
+    WHERE e.body = t.body AND e.connected_realm_id = t.connected_realm_id
       AND e.dungeon_id = t.dungeon_id AND e.reason IS NOT NULL)
 ORDER BY 1
 """
@@ -289,10 +309,10 @@ CROSS JOIN unnest(b.leading_groups) WITH ORDINALITY AS e(raw, entry_index)
 RECORD_REJECTED = f"""
 INSERT INTO parse_cache.rejected
 SELECT $region, $period, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.reason, r.raw
-FROM parse_cache.entries e
+FROM parse_read e
 JOIN parse_to_read t USING ({_BOARD_KEY})
 JOIN parse_raw_entries r USING (body_file, entry_index)
-WHERE {_partition_of("e")} AND e.reason IS NOT NULL
+WHERE e.reason IS NOT NULL
 """
 
 # ---- Rebuilding the partition from the cache and the manifests.
@@ -300,7 +320,7 @@ WHERE {_partition_of("e")} AND e.reason IS NOT NULL
 BUILD_GOOD_BODIES = f"""
 CREATE OR REPLACE TEMP TABLE parse_good_bodies AS
 SELECT {_BOARD_KEY}, entries FROM parse_cache.bodies
-WHERE {_PARTITION} AND bad_reason IS NULL
+WHERE {PARTITION} AND bad_reason IS NULL
 """
 
 # Every valid listing of a run by a board, with the times its body was seen and the run's plain fields.
@@ -315,8 +335,10 @@ JOIN parse_body_seen s USING (body)
 WHERE {_partition_of("e")} AND e.reason IS NULL AND e.entry_index IS NOT NULL
 """
 
-# One row per run: its seen times over all listings, and its most recent listing (ties broken by body,
-# then entry), which gives its plain fields here and its names, specs and factions (`members`).
+# One row per run: its seen times over all listings, and its pick: the listing in the body first seen
+# last (the newest content; ties broken by body, then entry, then board), which gives its plain fields
+# here and its names, specs and factions (`members`). First seen, not last seen: a 304 re-sees every
+# unchanged body, and picks that moved with each fetch would rewrite members every hour.
 BUILD_PICKED = """
 CREATE OR REPLACE TEMP TABLE parse_picked AS
 SELECT run_id, first_seen_at, last_seen_at, pick.*
@@ -326,7 +348,7 @@ FROM (
                {'body': body, 'connected_realm_id': connected_realm_id, 'dungeon_id': dungeon_id,
                 'entry_index': entry_index, 'keystone_level': keystone_level, 'duration': duration,
                 'completed_timestamp': completed_timestamp, 'mythic_rating': mythic_rating},
-               {'seen': last_seen_at, 'body': body, 'entry': -entry_index, 'cr': -connected_realm_id}
+               {'content': first_seen_at, 'body': body, 'entry': -entry_index, 'cr': -connected_realm_id}
            ) AS pick
     FROM parse_listings GROUP BY run_id
 )
@@ -337,10 +359,10 @@ _PICK = "body, connected_realm_id, dungeon_id, entry_index"
 # Does run_members hold exactly the members of the picks recorded with it? Otherwise (a fresh cache, rows
 # changed behind the parser's back) the members are rewritten whole rather than by difference.
 MEMBERS_MATCH_PICKS = f"""
-SELECT (SELECT count(*) FROM run_members WHERE {_PARTITION})
-           = {RUN_MEMBERS} * (SELECT count(*) FROM parse_cache.picks WHERE {_PARTITION})
-   AND (SELECT count(*) FROM runs WHERE {_PARTITION})
-           = (SELECT count(*) FROM parse_cache.picks WHERE {_PARTITION})
+SELECT (SELECT count(*) FROM run_members WHERE {PARTITION})
+           = {RUN_MEMBERS} * (SELECT count(*) FROM parse_cache.picks WHERE {PARTITION})
+   AND (SELECT count(*) FROM runs WHERE {PARTITION})
+           = (SELECT count(*) FROM parse_cache.picks WHERE {PARTITION})
 """
 
 # Runs whose members must be (re)written: every run, or only those whose pick is new, moved to another
@@ -352,7 +374,7 @@ BUILD_MEMBER_CHANGES = f"""
 CREATE OR REPLACE TEMP TABLE parse_member_changes AS
 SELECT n.run_id
 FROM parse_picked n
-LEFT JOIN (SELECT run_id, {_PICK} FROM parse_cache.picks WHERE {_PARTITION}) o USING (run_id)
+LEFT JOIN (SELECT run_id, {_PICK} FROM parse_cache.picks WHERE {PARTITION}) o USING (run_id)
 WHERE o.run_id IS NULL
    OR (n.body, n.connected_realm_id, n.dungeon_id, n.entry_index)
       IS DISTINCT FROM (o.body, o.connected_realm_id, o.dungeon_id, o.entry_index)
@@ -368,7 +390,19 @@ SELECT
 FROM parse_picked
 """
 
-# The members of the runs in parse_member_changes, from the cached entry of each run's pick.
+# Boards holding a changed run's pick whose body this parse did not read: read again for the members.
+BUILD_REREAD = f"""
+CREATE OR REPLACE TEMP TABLE parse_reread AS
+SELECT DISTINCT p.body, p.connected_realm_id, p.dungeon_id, f.body_file
+FROM parse_picked p
+SEMI JOIN parse_member_changes USING (run_id)
+JOIN parse_files f USING (body)
+ANTI JOIN parse_to_read t USING ({_BOARD_KEY})
+"""
+REREAD_FILES = "SELECT DISTINCT body_file FROM parse_reread ORDER BY 1"
+REREAD_ENTRIES = _read_entries("parse_reread")
+
+# The members of the runs in parse_member_changes, from the entry of each run's pick.
 STAGE_RUN_MEMBERS = f"""
 CREATE OR REPLACE TEMP TABLE staged_run_members AS
 SELECT
@@ -383,8 +417,7 @@ FROM (
     SELECT p.run_id, unnest(e.members) AS m
     FROM parse_picked p
     SEMI JOIN parse_member_changes USING (run_id)
-    JOIN parse_cache.entries e USING ({_PICK})
-    WHERE {_partition_of("e")}
+    JOIN parse_read e USING ({_PICK})
 )
 """
 
@@ -421,12 +454,12 @@ STAGE_REJECTED = f"""
 CREATE OR REPLACE TEMP TABLE staged_rejected_entries AS
 SELECT DISTINCT $region AS region, $period AS period, connected_realm_id, dungeon_id, reason, raw
 FROM parse_cache.rejected JOIN parse_good_bodies USING ({_BOARD_KEY})
-WHERE {_PARTITION}
+WHERE {PARTITION}
 UNION ALL
 SELECT $region, $period, connected_realm_id, dungeon_id, bad_reason,
        json_object('body', body, 'error', bad_detail)
 FROM parse_cache.bodies
-WHERE {_PARTITION} AND bad_reason IS NOT NULL
+WHERE {PARTITION} AND bad_reason IS NOT NULL
 UNION ALL
 SELECT $region, $period, b.connected_realm_id, b.dungeon_id, 'missing_body',
        json_object('body', b.body, 'error', 'body file not found')
@@ -434,35 +467,52 @@ FROM parse_body_boards b JOIN parse_files f USING (body)
 WHERE f.size IS NULL
 """
 
-# run_members is written by difference: the members of changed runs and of runs gone are deleted, then
-# those of parse_member_changes inserted. Every run goes when the members are rewritten whole. The picks
-# of runs kept are updated in place: deleting rows here would make the next checkpoint rewrite the table.
+# run_members is written by difference: the members (and recorded picks) of changed runs and of runs
+# gone are deleted, then those of parse_member_changes inserted. Every run goes when the members are
+# rewritten whole.
 _GONE_RUNS = f"""run_id IN (
-    SELECT run_id FROM parse_cache.picks WHERE {_PARTITION}
+    SELECT run_id FROM parse_cache.picks WHERE {PARTITION}
     EXCEPT SELECT run_id FROM parse_picked)"""
-DROP_ALL_MEMBERS = tuple(
-    f"DELETE FROM {table} WHERE {_PARTITION}" for table in ("run_members", "parse_cache.picks")
+_MEMBER_TABLES = ("run_members", "parse_cache.picks")
+DROP_ALL_MEMBERS = tuple(f"DELETE FROM {table} WHERE {PARTITION}" for table in _MEMBER_TABLES)
+DROP_CHANGED_MEMBERS = tuple(
+    f"""DELETE FROM {table} WHERE {PARTITION}
+        AND (run_id IN (SELECT run_id FROM parse_member_changes) OR {_GONE_RUNS})"""
+    for table in _MEMBER_TABLES
 )
-DROP_CHANGED_MEMBERS = (
-    f"""DELETE FROM run_members WHERE {_PARTITION}
-        AND (run_id IN (SELECT run_id FROM parse_member_changes) OR {_GONE_RUNS})""",
-    f"DELETE FROM parse_cache.picks WHERE {_PARTITION} AND {_GONE_RUNS}",
-)
-_CHANGED_PICKS = (
-    f"SELECT run_id, {_PICK} FROM parse_picked SEMI JOIN parse_member_changes USING (run_id)"
-)
-RECORD_PICKS = (
-    f"""UPDATE parse_cache.picks p
-    SET body = n.body, connected_realm_id = n.connected_realm_id, dungeon_id = n.dungeon_id,
-        entry_index = n.entry_index
-    FROM ({_CHANGED_PICKS}) n
-    WHERE {_partition_of("p")} AND p.run_id = n.run_id""",
-    f"""INSERT INTO parse_cache.picks
-    SELECT $region, $period, n.*
-    FROM ({_CHANGED_PICKS}) n
-    ANTI JOIN (SELECT run_id FROM parse_cache.picks WHERE {_PARTITION}) USING (run_id)""",
-)
-COUNT_MEMBERS = f"SELECT count(*) FROM run_members WHERE {_PARTITION}"
+RECORD_PICKS = f"""
+INSERT INTO parse_cache.picks
+SELECT $region, $period, run_id, {_PICK} FROM parse_picked SEMI JOIN parse_member_changes USING (run_id)
+"""
+
+# The contract tables merged rather than replaced, by their key within a partition.
+MERGE_KEYS = {"runs": ("run_id",), "run_boards": ("run_id", "connected_realm_id")}
+
+
+def merge_partition(
+    table: str, staged: str, key: tuple[str, ...], columns: list[str]
+) -> tuple[str, ...]:
+    """Statements making the partition's rows of `table` those of `staged`, writing only what
+    differs: rows gone deleted, rows changed updated, new rows inserted.
+
+    The keys hold a run_id, which names its partition, so matching on the key alone is exact and a
+    matched row's region and period are already right. (DuckDB's MERGE INTO does the same ten to
+    thirty times slower on a partition's worth of updates.)"""
+    match = " AND ".join(f"t.{column} = n.{column}" for column in key)
+    values = [column for column in columns if column not in (*key, "region", "period")]
+    return (
+        f"""DELETE FROM {table} WHERE rowid IN (
+            SELECT t.rowid FROM {table} t ANTI JOIN {staged} n ON {match}
+            WHERE {_partition_of("t")})""",
+        f"""UPDATE {table} t SET {", ".join(f"{c} = n.{c}" for c in values)}
+            FROM {staged} n
+            WHERE {match} AND ({", ".join(f"t.{c}" for c in values)})
+                IS DISTINCT FROM ({", ".join(f"n.{c}" for c in values)})""",
+        f"""INSERT INTO {table} ({", ".join(columns)})
+            SELECT {", ".join(f"n.{c}" for c in columns)} FROM {staged} n
+            ANTI JOIN {table} t ON {match}""",
+    )
+
 
 STAGED_TABLES = {
     "runs": "staged_runs",

@@ -90,3 +90,8 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def later(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+def naive(moment: datetime) -> datetime:
+    """A time as DuckDB's TIMESTAMP columns give it back (UTC, without zone)."""
+    return moment.replace(tzinfo=None)

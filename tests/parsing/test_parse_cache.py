@@ -9,18 +9,20 @@ from pathlib import Path
 import duckdb
 import pytest
 from parse_helpers import (
+    HTTP_DATE,
     TRIMMED_EU,
     encode,
     fixture_bytes,
     fixture_doc,
     later,
+    naive,
     rows,
     table_state,
     write_snapshot,
 )
 
 from metawatch_dagster.parsing import cache, parse_partition, sql
-from metawatch_dagster.raw_store import partition_dir
+from metawatch_dagster.raw_store import SnapshotWriter, partition_dir
 from metawatch_dagster.warehouse import connect
 
 EU = ("eu", 946)
@@ -262,6 +264,59 @@ def test_members_changed_behind_the_parser_are_rewritten_whole(
     write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "304", None)], later(60))
 
     assert parse_partition(con, raw_dir, *EU).rows["run_members"] == 15
+    with connect(tmp_path / "rebuilt.duckdb") as fresh:
+        parse_partition(fresh, raw_dir, *EU)
+        assert table_state(fresh) == table_state(con)
+
+
+def _snapshot(raw_dir: Path, fetched: list[tuple[int, str, bytes | None, int]]) -> None:
+    """One snapshot of boards fetched at their own minute: (connected realm, status, body, minute)."""
+    with SnapshotWriter(raw_dir, *EU) as writer:
+        for cr, status, body, minutes in fetched:
+            writer.add(cr, DUNGEON, status, body, HTTP_DATE, later(minutes))
+
+
+def _cross_listed(raw_dir: Path) -> None:
+    """The same runs on two boards, the later fetched one listing a renamed member."""
+    _snapshot(raw_dir, [(1305, "200", fixture_bytes(TRIMMED_EU), 0), (1401, "200", _renamed(), 1)])
+
+
+def test_members_stay_with_the_newest_content_when_fetches_only_re_see_it(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    """The board whose body came last gives the names, and an hour of 304s fetched in the other
+    order does not move them."""
+    _cross_listed(raw_dir)
+    parse_partition(con, raw_dir, *EU)
+    assert _renamed_rows(con) == [(1,)]
+
+    _snapshot(raw_dir, [(1401, "304", None, 60), (1305, "304", None, 61)])
+    parse_partition(con, raw_dir, *EU)
+
+    assert _renamed_rows(con) == [(1,)]
+    assert rows(con, "SELECT DISTINCT last_seen_at FROM runs") == [(naive(later(61)),)]
+    with connect(tmp_path / "rebuilt.duckdb") as fresh:
+        parse_partition(fresh, raw_dir, *EU)
+        assert table_state(fresh) == table_state(con)
+
+
+def test_a_pick_moving_to_a_body_read_before_reads_it_again_for_the_members(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    _cross_listed(raw_dir)
+    parse_partition(con, raw_dir, *EU)
+    [renamed_body] = [
+        body
+        for body in partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz")
+        if b"Renamed" in gzip.decompress(body.read_bytes())
+    ]
+    renamed_body.unlink()
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.bodies_read == 0 and result.rejected == {"missing_body": 1}
+    assert _renamed_rows(con) == [(0,)]
+    assert result.rows["run_members"] == 15
     with connect(tmp_path / "rebuilt.duckdb") as fresh:
         parse_partition(fresh, raw_dir, *EU)
         assert table_state(fresh) == table_state(con)

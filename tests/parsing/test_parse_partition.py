@@ -17,6 +17,7 @@ from parse_helpers import (
     fixture_bytes,
     fixture_doc,
     later,
+    naive,
     rows,
     table_state,
     write_snapshot,
@@ -44,10 +45,6 @@ def python_run_ids(doc: dict, region: str, period: int, dungeon_id: int) -> set[
         )
         for group in doc["leading_groups"]
     }
-
-
-def naive(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=None)
 
 
 def test_trimmed_eu_board_with_ratings(raw_dir: Path, con: duckdb.DuckDBPyConnection) -> None:
