@@ -18,6 +18,7 @@ from typing import Any
 TASKS = {
     "parse": "metawatch_dagster.bench.parse:parse_task",
     "floor": "metawatch_dagster.bench.parse:floor_task",
+    "write_floor": "metawatch_dagster.bench.parse:write_floor_task",
     "baseline": "metawatch_dagster.bench.baseline:baseline_task",
 }
 
