@@ -2,7 +2,13 @@
 
 import dagster as dg
 
-from metawatch_dagster.assets.dbt import dbt_docs, dbt_resource, dbt_season, dbt_weekly
+from metawatch_dagster.assets.dbt import (
+    dbt_docs,
+    dbt_resource,
+    dbt_season,
+    dbt_staging,
+    dbt_weekly,
+)
 from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
 from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
 from metawatch_dagster.assets.reference import ref_tables, reference_files
@@ -23,6 +29,7 @@ defs = dg.Definitions(
         ref_tables,
         leaderboard_pages,
         leaderboard_tables,
+        dbt_staging,
         dbt_weekly,
         dbt_season,
         dbt_docs,

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from metawatch_dagster.assets.dbt import dbt_docs, dbt_season, dbt_weekly
+from metawatch_dagster.assets.dbt import dbt_docs, dbt_season, dbt_staging, dbt_weekly
 from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
 from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
 from metawatch_dagster.assets.reference import ref_tables, reference_files
@@ -19,8 +19,11 @@ PUBLISH_JOB = "publish"
 
 reference_job = dg.define_asset_job(
     REFERENCE_JOB,
-    selection=dg.AssetSelection.assets(reference_files, ref_tables),
-    description="Refresh periods, seasons, realms, dungeons and specs, and load the ref_* tables.",
+    selection=dg.AssetSelection.assets(reference_files, ref_tables, dbt_staging),
+    description=(
+        "Refresh periods, seasons, realms, dungeons and specs, load the ref_* tables, and (re)create "
+        "the staging views over them and the contract tables."
+    ),
 )
 partition_job = dg.define_asset_job(
     PARTITION_JOB,
@@ -38,6 +41,11 @@ reparse_job = dg.define_asset_job(
 )
 publish_job = dg.define_asset_job(
     PUBLISH_JOB,
-    selection=dg.AssetSelection.assets(dbt_season, dbt_docs, serving_warehouse, mart_exports),
-    description="Season marts, dbt docs, the read-only serving copy and the exports.",
+    selection=dg.AssetSelection.assets(
+        dbt_staging, dbt_season, dbt_docs, serving_warehouse, mart_exports
+    ),
+    description=(
+        "Staging views with their tests over every partition, season marts, dbt docs, the "
+        "read-only serving copy and the exports."
+    ),
 )

@@ -1,7 +1,10 @@
-"""dbt models as Dagster assets: staging and weekly marts per (period, region), season marts whole.
+"""dbt models as Dagster assets: staging views whole, weekly marts per (period, region), season
+marts whole.
 
 Lineage runs from the contract tables (asset keys `runs`, `run_members`, ..., `ref_specs`) through
 `stg_*` views to the marts; dbt tests are asset checks. Every dbt step holds the `duckdb` pool.
+The staging views read every partition, so they are built once (with the reference tables, and at
+publish time with their tests over all partitions), not on every partition's run.
 """
 
 # No `from __future__ import annotations`: Dagster checks the `context` annotation of ops as an object.
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from metawatch_dagster.config import Settings
@@ -38,7 +42,8 @@ STAGING_GROUP = "staging"
 MARTS_GROUP = "marts"
 DOCS_GROUP = "docs"
 
-WEEKLY_SELECTION = "tag:staging tag:weekly"
+STAGING_SELECTION = "tag:staging"
+WEEKLY_SELECTION = "tag:weekly"
 SEASON_SELECTION = "tag:season"
 WEEKLY_MARTS = ("fct_runs", "spec_weekly", "composition_weekly", "dungeon_weekly", "board_coverage")
 SEASON_MARTS = ("spec_tiers",)
@@ -82,12 +87,66 @@ class MetawatchDbtTranslator(DagsterDbtTranslator):
             return None
         return STAGING_GROUP if "staging" in dbt_resource_props["fqn"] else MARTS_GROUP
 
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        """A mart also depends on the tables its staging views read: the views are built outside
+        the partition jobs, and a job orders its steps by the deps among its own assets only."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] != "model" or "staging" in props["fqn"]:
+            return spec
+        read_through_views = {
+            self.get_asset_key(manifest["sources"][source])
+            for parent in props["depends_on"]["nodes"]
+            if "staging" in manifest["nodes"].get(parent, {}).get("fqn", [])
+            for source in manifest["nodes"][parent]["depends_on"]["nodes"]
+            if source.startswith("source.")
+        }
+        known = {dep.asset_key for dep in spec.deps}
+        return spec.merge_attributes(deps=sorted(read_through_views - known))
+
 
 translator = MetawatchDbtTranslator()
 
 
 def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+
+
+def missing_staging_views(warehouse_path: Path) -> list[str]:
+    """The staging views the warehouse lacks (all of them when it is fresh)."""
+    expected = {
+        node["name"]
+        for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+        if node["resource_type"] == "model" and "staging" in node["tags"]
+    }
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        present = {
+            name
+            for (name,) in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE schema_name = 'staging'"
+            ).fetchall()
+        }
+    return sorted(expected - present)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select=STAGING_SELECTION,
+    name="dbt_staging",
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    pool=DUCKDB_POOL,
+)
+def dbt_staging(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, metawatch: MetawatchResource
+):
+    """The staging views over the contract and reference tables, with their tests over every partition."""
+    variables = dbt_vars([], metawatch.settings().warehouse_path)
+    # Cautious: a test that also reads a mart (fct_runs' relationship to stg_runs) is the mart's.
+    args = ["build", "--indirect-selection", "cautious", "--vars", json.dumps(variables)]
+    yield from dbt.cli(args, context=context).stream()
 
 
 @dbt_assets(
@@ -102,8 +161,16 @@ def dbt_resource() -> DbtCliResource:
 def dbt_weekly(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, metawatch: MetawatchResource
 ):
-    """Staging views and the weekly marts, rebuilt for exactly the run's (period, region) partitions."""
-    variables = dbt_vars(context.partition_keys, metawatch.settings().warehouse_path)
+    """The weekly marts, rebuilt for exactly the run's (period, region) partitions.
+
+    A warehouse that has never had its staging views (`dbt_staging` not run yet) gets them first.
+    """
+    warehouse_path = metawatch.settings().warehouse_path
+    if missing := missing_staging_views(warehouse_path):
+        context.log.info(f"creating the missing staging views first: {', '.join(missing)}")
+        staging_vars = json.dumps(dbt_vars([], warehouse_path))
+        dbt.cli(["run", "--select", STAGING_SELECTION, "--vars", staging_vars]).wait()
+    variables = dbt_vars(context.partition_keys, warehouse_path)
     yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
 
 

@@ -50,14 +50,16 @@ def _mart(path: Path, mart: str, where: str = "true") -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
-    """Builds three partitions one run at a time, snapshotting the marts before the third."""
-    from metawatch_dagster.assets.dbt import dbt_weekly
+    """Creates the staging views, then builds three partitions one run at a time, snapshotting the
+    marts before the third."""
+    from metawatch_dagster.assets.dbt import dbt_staging, dbt_weekly
 
     data_dir = tmp_path_factory.mktemp("data")
     warehouse = generate()
     write(warehouse, data_dir / "metawatch.duckdb")
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("period", [str(p) for p in PERIODS])
+    staging = _materialize(dbt_staging, data_dir, instance)
     results = {key: _materialize(dbt_weekly, data_dir, instance, key) for key in BUILT[:2]}
     before = {m: _mart(data_dir / "metawatch.duckdb", m) for m in WEEKLY_MARTS}
     results[BUILT[2]] = _materialize(dbt_weekly, data_dir, instance, BUILT[2])
@@ -66,6 +68,7 @@ def built(tmp_path_factory) -> dict:
         "path": data_dir / "metawatch.duckdb",
         "warehouse": warehouse,
         "instance": instance,
+        "staging": staging,
         "results": results,
         "before": before,
     }
@@ -89,12 +92,17 @@ def test_a_new_partition_leaves_the_others_untouched(built) -> None:
 
 
 def test_dbt_tests_report_as_asset_checks(built) -> None:
+    staging = {
+        (e.asset_key.to_user_string(), e.check_name): e
+        for e in built["staging"].get_asset_check_evaluations()
+    }
+    assert staging[("stg_runs", "unique_stg_runs_run_id")].passed
+    assert [k for k, e in staging.items() if not e.passed] == []
     evaluations = {
         (e.asset_key.to_user_string(), e.check_name): e
         for e in built["results"]["1002|us"].get_asset_check_evaluations()
     }
     assert evaluations[("fct_runs", "five_members_per_run")].passed
-    assert evaluations[("stg_runs", "unique_stg_runs_run_id")].passed
     # The synthetic data holds a few two-tank groups: a warning, not a failure.
     tanks = evaluations[("fct_runs", "one_tank_one_healer_per_group")]
     assert not tanks.passed and tanks.severity == dg.AssetCheckSeverity.WARN

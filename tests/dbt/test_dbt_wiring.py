@@ -20,20 +20,24 @@ def _keys(keys) -> set[str]:
 
 
 def test_sources_are_the_contract_tables_upstream_of_staging() -> None:
-    from metawatch_dagster.assets.dbt import dbt_weekly
+    from metawatch_dagster.assets.dbt import dbt_staging, dbt_weekly
 
-    upstream = _keys(k for deps in dbt_weekly.asset_deps.values() for k in deps)
-    assert upstream - _keys(dbt_weekly.keys) == CONTRACT_KEYS | REF_KEYS
-    assert _keys(dbt_weekly.asset_deps[dg.AssetKey("stg_runs")]) == {"runs"}
+    upstream = _keys(k for deps in dbt_staging.asset_deps.values() for k in deps)
+    assert upstream - _keys(dbt_staging.keys) == CONTRACT_KEYS | REF_KEYS
+    assert _keys(dbt_staging.asset_deps[dg.AssetKey("stg_runs")]) == {"runs"}
     assert "stg_runs" in _keys(dbt_weekly.asset_deps[dg.AssetKey("fct_runs")])
+    # The views are not in the partition jobs: the marts name the tables the views read, so a job
+    # runs the parse before the marts.
+    assert {"runs", "run_members"} <= _keys(dbt_weekly.asset_deps[dg.AssetKey("fct_runs")])
 
 
-def test_weekly_models_are_partitioned_and_season_marts_are_not() -> None:
-    from metawatch_dagster.assets.dbt import WEEKLY_MARTS, dbt_season, dbt_weekly
+def test_weekly_marts_are_partitioned_and_staging_and_season_marts_are_not() -> None:
+    from metawatch_dagster.assets.dbt import WEEKLY_MARTS, dbt_season, dbt_staging, dbt_weekly
     from metawatch_dagster.partitions import period_region_partitions
 
-    assert set(WEEKLY_MARTS) <= _keys(dbt_weekly.keys)
-    assert len([k for k in _keys(dbt_weekly.keys) if k.startswith("stg_")]) == 11
+    assert _keys(dbt_weekly.keys) == set(WEEKLY_MARTS)
+    assert len([k for k in _keys(dbt_staging.keys) if k.startswith("stg_")]) == 11
+    assert dbt_staging.partitions_def is None
     assert dbt_weekly.partitions_def == period_region_partitions
     assert _keys(dbt_season.keys) == {"spec_tiers"}
     assert dbt_season.partitions_def is None
@@ -41,17 +45,21 @@ def test_weekly_models_are_partitioned_and_season_marts_are_not() -> None:
 
 
 def test_every_dbt_step_holds_the_duckdb_pool() -> None:
-    from metawatch_dagster.assets.dbt import dbt_docs, dbt_season, dbt_weekly
+    from metawatch_dagster.assets.dbt import dbt_docs, dbt_season, dbt_staging, dbt_weekly
     from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
 
-    for assets in (dbt_weekly, dbt_season, dbt_docs, serving_warehouse, mart_exports):
+    for assets in (dbt_staging, dbt_weekly, dbt_season, dbt_docs, serving_warehouse, mart_exports):
         assert assets.op.pool == "duckdb", assets
 
 
 def test_dbt_tests_are_asset_checks_on_their_models() -> None:
-    from metawatch_dagster.assets.dbt import dbt_season, dbt_weekly
+    from metawatch_dagster.assets.dbt import dbt_season, dbt_staging, dbt_weekly
 
-    checks = {(c.asset_key.to_user_string(), c.name) for c in dbt_weekly.check_specs}
+    checks = {
+        (c.asset_key.to_user_string(), c.name)
+        for assets in (dbt_staging, dbt_weekly)
+        for c in assets.check_specs
+    }
     assert ("fct_runs", "five_members_per_run") in checks
     assert ("fct_runs", "one_tank_one_healer_per_group") in checks
     assert ("stg_runs", "unique_stg_runs_run_id") in checks
@@ -75,3 +83,16 @@ def test_models_and_columns_are_all_documented(dbt_manifest) -> None:
         if not col["description"].strip()
     ]
     assert undocumented == []
+
+
+def test_staging_views_are_built_with_the_reference_and_at_publish_not_per_partition() -> None:
+    from metawatch_dagster.definitions import defs
+    from metawatch_dagster.jobs import PARTITION_JOB, PUBLISH_JOB, REFERENCE_JOB, REPARSE_JOB
+
+    def selected(job_name: str) -> set[str]:
+        return _keys(defs.resolve_job_def(job_name).asset_layer.selected_asset_keys)
+
+    for job_name in (REFERENCE_JOB, PUBLISH_JOB):
+        assert "stg_runs" in selected(job_name), job_name
+    for job_name in (PARTITION_JOB, REPARSE_JOB):
+        assert "fct_runs" in selected(job_name) and "stg_runs" not in selected(job_name), job_name

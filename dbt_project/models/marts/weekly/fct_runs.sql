@@ -1,54 +1,61 @@
 with
 
 runs as (
-    select * from {{ ref('stg_runs') }}
+    select
+        run_id, region, period, dungeon_id, keystone_level, duration_ms, completed_at, mythic_rating
+    from {{ ref('stg_runs') }}
     where {{ in_partitions() }}
 ),
 
-members as (
-    select members.run_id, members.spec_id, specs.role
-    from {{ ref('stg_run_members') }} as members
-    left join {{ ref('stg_specs') }} as specs using (spec_id)
-    where {{ in_partitions('members.period', 'members.region') }}
-),
-
+-- Lists ordered inside the aggregate: cheaper than sorting each run's list afterwards.
 rosters as (
     select
-        run_id,
+        members.run_id,
         count(*) as member_count,
-        count(*) filter (where role = 'TANK') as tank_count,
-        count(*) filter (where role = 'HEALER') as healer_count,
-        count(*) filter (where role = 'DAMAGE') as damage_count,
-        list_sort(list(spec_id)) as spec_ids,
-        min(spec_id) filter (where role = 'TANK') as tank_spec_id,
-        min(spec_id) filter (where role = 'HEALER') as healer_spec_id,
-        list_sort(list(spec_id) filter (where role = 'DAMAGE')) as damage_spec_ids
-    from members
-    group by run_id
+        count(*) filter (where roles.role = 'TANK') as tank_count,
+        count(*) filter (where roles.role = 'HEALER') as healer_count,
+        count(*) filter (where roles.role = 'DAMAGE') as damage_count,
+        list(members.spec_id order by members.spec_id) as spec_ids,
+        min(members.spec_id) filter (where roles.role = 'TANK') as tank_spec_id,
+        min(members.spec_id) filter (where roles.role = 'HEALER') as healer_spec_id,
+        list(members.spec_id order by members.spec_id) filter (where roles.role = 'DAMAGE')
+            as damage_spec_ids
+    from {{ ref('stg_run_members') }} as members
+    left join {{ ref('stg_specs') }} as roles using (spec_id)
+    where {{ in_partitions('members.period', 'members.region') }}
+    group by members.run_id
 ),
 
-runs_in_season as (
-    select runs.*, seasons.season
-    from runs
+-- The timer is resolved once per (period, region, dungeon) on the small tables, then joined to the runs.
+partition_dungeons as (
+    select distinct period, region, dungeon_id from runs
+),
+
+partition_seasons as (
+    select keys.period, keys.region, keys.dungeon_id, seasons.season
+    from partition_dungeons as keys
     left join {{ ref('stg_seasons') }} as seasons
-        on seasons.region = runs.region
-        and runs.period between seasons.first_period and seasons.last_period
+        on seasons.region = keys.region
+        and keys.period between seasons.first_period and seasons.last_period
 ),
 
 -- The season's own timers; a dungeon recorded only in another season falls back to the newest one.
-runs_with_timer as (
+timers as (
     select
-        runs.*,
+        keys.period,
+        keys.region,
+        keys.dungeon_id,
+        keys.season,
         dungeons.season as timer_season,
         dungeons.dungeon_name,
         dungeons.timer_ms,
         dungeons.upgrade_2_ms,
         dungeons.upgrade_3_ms
-    from runs_in_season as runs
-    left join {{ ref('stg_dungeons') }} as dungeons on dungeons.dungeon_id = runs.dungeon_id
+    from partition_seasons as keys
+    left join {{ ref('stg_dungeons') }} as dungeons on dungeons.dungeon_id = keys.dungeon_id
     qualify row_number() over (
-        partition by runs.run_id
-        order by (dungeons.season = runs.season) desc nulls last, dungeons.season desc nulls last
+        partition by keys.period, keys.region, keys.dungeon_id
+        order by (dungeons.season = keys.season) desc nulls last, dungeons.season desc nulls last
     ) = 1
 )
 
@@ -56,19 +63,19 @@ select
     runs.run_id,
     runs.region,
     runs.period,
-    runs.season,
+    timers.season,
     runs.dungeon_id,
-    runs.dungeon_name,
+    timers.dungeon_name,
     runs.keystone_level,
     runs.duration_ms,
-    runs.timer_ms,
-    runs.timer_season,
-    runs.duration_ms <= runs.timer_ms as is_timed,
+    timers.timer_ms,
+    timers.timer_season,
+    runs.duration_ms <= timers.timer_ms as is_timed,
     case
-        when runs.timer_ms is null then null
-        when runs.duration_ms <= runs.upgrade_3_ms then 3
-        when runs.duration_ms <= runs.upgrade_2_ms then 2
-        when runs.duration_ms <= runs.timer_ms then 1
+        when timers.timer_ms is null then null
+        when runs.duration_ms <= timers.upgrade_3_ms then 3
+        when runs.duration_ms <= timers.upgrade_2_ms then 2
+        when runs.duration_ms <= timers.timer_ms then 1
         else 0
     end as upgrade_level,
     runs.completed_at,
@@ -81,5 +88,6 @@ select
     rosters.tank_spec_id,
     rosters.healer_spec_id,
     coalesce(rosters.damage_spec_ids, []) as damage_spec_ids
-from runs_with_timer as runs
+from runs
+left join timers using (period, region, dungeon_id)
 left join rosters using (run_id)

@@ -1,30 +1,17 @@
 with
 
+-- One row per spec and run (a run with two players of a spec counts once in `runs`), with the
+-- players of that spec in the run; spec ids from the run's composition signature.
 runs as (
-    select run_id, period, region, keystone_level, is_timed
+    select period, region, keystone_level, is_timed, string_split(composition, '-') as spec_ids
     from {{ ref('fct_runs') }}
-    where {{ in_partitions() }}
+    where {{ in_partitions() }} and composition is not null
 ),
 
-members as (
-    select run_id, spec_id
-    from {{ ref('stg_run_members') }}
-    where {{ in_partitions() }}
-),
-
--- One row per spec and run: a run with two players of a spec counts once in `runs`.
 spec_runs as (
-    select
-        runs.period,
-        runs.region,
-        members.spec_id,
-        runs.run_id,
-        any_value(runs.keystone_level) as keystone_level,
-        any_value(runs.is_timed) as is_timed,
-        count(*) as players
-    from runs
-    inner join members using (run_id)
-    group by all
+    select period, region, keystone_level, is_timed, spec_key::integer as spec_id,
+        len(list_filter(spec_ids, s -> s = spec_key)) as players
+    from (select *, unnest(list_distinct(spec_ids)) as spec_key from runs)
 ),
 
 per_spec as (
