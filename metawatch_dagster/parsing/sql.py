@@ -118,9 +118,11 @@ CREATE OR REPLACE TEMP TABLE parse_body_boards AS
 SELECT DISTINCT {_BOARD_KEY} FROM parse_manifest WHERE body IS NOT NULL
 """
 
+# `content_rank` orders the bodies by when they were first seen, then by path: the newest content last.
 BUILD_BODY_SEEN = """
 CREATE OR REPLACE TEMP TABLE parse_body_seen AS
-SELECT body, min(fetched_at) AS first_seen_at, max(fetched_at) AS last_seen_at
+SELECT body, min(fetched_at) AS first_seen_at, max(fetched_at) AS last_seen_at,
+       row_number() OVER (ORDER BY min(fetched_at), body) AS content_rank
 FROM parse_manifest
 WHERE body IS NOT NULL AND status IN ('200', '304')
 GROUP BY body
@@ -324,34 +326,37 @@ WHERE {PARTITION} AND bad_reason IS NULL
 """
 
 # Every valid listing of a run by a board, with the times its body was seen and the run's plain fields.
+# `pick_order` ranks listings for the pick: the newest content first, then the lower entry, then the
+# lower board. It is unique: a body's valid entries all share its dungeon, so body, connected realm and
+# entry name one listing; entry indexes and realm ids are below 2^31, so the parts cannot overlap.
 BUILD_LISTINGS = f"""
 CREATE OR REPLACE TEMP TABLE parse_listings AS
 SELECT e.run_id, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.ranking,
        e.keystone_level, e.duration, e.completed_timestamp, e.mythic_rating,
-       s.first_seen_at, s.last_seen_at
+       s.first_seen_at, s.last_seen_at,
+       (s.content_rank::HUGEINT << 64) + ((2147483647 - e.entry_index)::HUGEINT << 32)
+           + (2147483647 - e.connected_realm_id) AS pick_order
 FROM parse_cache.entries e
 JOIN parse_good_bodies USING ({_BOARD_KEY})
 JOIN parse_body_seen s USING (body)
 WHERE {_partition_of("e")} AND e.reason IS NULL AND e.entry_index IS NOT NULL
 """
 
-# One row per run: its seen times over all listings, and its pick: the listing in the body first seen
-# last (the newest content; ties broken by body, then entry, then board), which gives its plain fields
-# here and its names, specs and factions (`members`). First seen, not last seen: a 304 re-sees every
-# unchanged body, and picks that moved with each fetch would rewrite members every hour.
+# One row per run: its seen times over all listings, and its pick: the listing first in pick_order (the
+# body first seen last, i.e. the newest content; ties broken by body, then entry, then board), which
+# gives its plain fields here and its names, specs and factions (`members`). First seen, not last seen:
+# a 304 re-sees every unchanged body, and picks that moved with each fetch would rewrite members every
+# hour.
 BUILD_PICKED = """
 CREATE OR REPLACE TEMP TABLE parse_picked AS
-SELECT run_id, first_seen_at, last_seen_at, pick.*
+SELECT run_id, r.first_seen_at, r.last_seen_at, l.body, l.connected_realm_id, l.dungeon_id,
+       l.entry_index, l.keystone_level, l.duration, l.completed_timestamp, l.mythic_rating
 FROM (
     SELECT run_id, min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
-           arg_max(
-               {'body': body, 'connected_realm_id': connected_realm_id, 'dungeon_id': dungeon_id,
-                'entry_index': entry_index, 'keystone_level': keystone_level, 'duration': duration,
-                'completed_timestamp': completed_timestamp, 'mythic_rating': mythic_rating},
-               {'content': first_seen_at, 'body': body, 'entry': -entry_index, 'cr': -connected_realm_id}
-           ) AS pick
+           max(pick_order) AS pick_order
     FROM parse_listings GROUP BY run_id
-)
+) r
+JOIN parse_listings l USING (run_id, pick_order)
 """
 
 _PICK = "body, connected_realm_id, dungeon_id, entry_index"
