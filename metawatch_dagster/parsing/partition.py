@@ -94,6 +94,7 @@ def parse_partition(
         for statement in (
             sql.STAGE_RUNS,
             sql.STAGE_RUN_MEMBERS,
+            sql.BUILD_MEMBER_REWRITES_ALL if rewrite_members else sql.BUILD_MEMBER_REWRITES,
             sql.STAGE_RUN_BOARDS,
             sql.STAGE_BOARDS,
             sql.STAGE_REJECTED,
@@ -126,22 +127,22 @@ def _write_partition(
 
     runs and run_boards are merged (rows gone deleted, rows changed updated, new rows inserted: a
     reload mostly moves seen times, and rewriting every row costs a checkpoint of the partition);
-    run_members gets only the members of runs in parse_member_changes (all runs when
+    run_members gets only the members of runs in parse_member_rewrites (all runs when
     `rewrite_members`) and loses those of runs gone; the small tables are replaced.
     """
     rows = {}
     with transaction(con):
         for table, staged in sql.STAGED_TABLES.items():
             columns = column_names(CONTRACT_TABLES[table])
-            if table in sql.MERGE_KEYS:
-                for statement in sql.merge_partition(table, staged, sql.MERGE_KEYS[table], columns):
+            if table in sql.MERGED:
+                for statement in sql.merge_partition(table, staged, columns):
                     con.execute(statement, _used(statement, params))
             elif table == "run_members":
                 for statement in (
                     sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS
                 ):
                     con.execute(statement, params)
-                con.execute(_insert(table, staged, columns))
+                con.execute(sql.INSERT_MEMBERS)
                 con.execute(sql.RECORD_PICKS, params)
             else:
                 con.execute(f"DELETE FROM {table} WHERE {sql.PARTITION}", params)

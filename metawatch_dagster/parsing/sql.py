@@ -17,9 +17,12 @@ DuckDB would otherwise fill a body's or manifest's `period` from the path, hidin
 
 from __future__ import annotations
 
-from metawatch_dagster.contract import FULL_BOARD_ENTRIES
+from dataclasses import dataclass
+
+from metawatch_dagster.contract import CONTRACT_TABLES, FULL_BOARD_ENTRIES, column_names
 
 MAX_KEYSTONE_LEVEL = 40
+_MEMBER_COLUMNS = column_names(CONTRACT_TABLES["run_members"])
 PERIOD_SLACK_MS = 24 * 3600 * 1000
 HTTP_DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
 RUN_MEMBERS = 5
@@ -86,6 +89,7 @@ WORK_TABLES = (
     "parse_listings",
     "parse_picked",
     "parse_member_changes",
+    "parse_member_rewrites",
 )
 
 READ_MANIFESTS = f"""
@@ -472,51 +476,89 @@ FROM parse_body_boards b JOIN parse_files f USING (body)
 WHERE f.size IS NULL
 """
 
-# run_members is written by difference: the members (and recorded picks) of changed runs and of runs
-# gone are deleted, then those of parse_member_changes inserted. Every run goes when the members are
-# rewritten whole.
+# Changed runs whose staged members differ from the stored ones (a re-picked run mostly lists the same
+# members): only these are rewritten, sparing run_members deletes that make a checkpoint rewrite it.
+_STORED_CHANGED_MEMBERS = f"""SELECT {", ".join(_MEMBER_COLUMNS)} FROM run_members
+    WHERE {PARTITION} AND run_id IN (SELECT run_id FROM parse_member_changes)"""
+BUILD_MEMBER_REWRITES = f"""
+CREATE OR REPLACE TEMP TABLE parse_member_rewrites AS
+SELECT DISTINCT run_id FROM (
+    (SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members EXCEPT {_STORED_CHANGED_MEMBERS})
+    UNION ALL
+    ({_STORED_CHANGED_MEMBERS} EXCEPT SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members)
+)
+"""
+BUILD_MEMBER_REWRITES_ALL = """
+CREATE OR REPLACE TEMP TABLE parse_member_rewrites AS SELECT run_id FROM parse_member_changes
+"""
+
+# run_members is written by difference: the members of rewritten runs and of runs gone are deleted, then
+# the rewritten runs' inserted; the picks of changed runs are recorded anew. Every run goes when the
+# members are rewritten whole.
 _GONE_RUNS = f"""run_id IN (
     SELECT run_id FROM parse_cache.picks WHERE {PARTITION}
     EXCEPT SELECT run_id FROM parse_picked)"""
-_MEMBER_TABLES = ("run_members", "parse_cache.picks")
-DROP_ALL_MEMBERS = tuple(f"DELETE FROM {table} WHERE {PARTITION}" for table in _MEMBER_TABLES)
+DROP_ALL_MEMBERS = tuple(
+    f"DELETE FROM {table} WHERE {PARTITION}" for table in ("run_members", "parse_cache.picks")
+)
 DROP_CHANGED_MEMBERS = tuple(
     f"""DELETE FROM {table} WHERE {PARTITION}
-        AND (run_id IN (SELECT run_id FROM parse_member_changes) OR {_GONE_RUNS})"""
-    for table in _MEMBER_TABLES
+        AND (run_id IN (SELECT run_id FROM {changed}) OR {_GONE_RUNS})"""
+    for table, changed in (
+        ("run_members", "parse_member_rewrites"),
+        ("parse_cache.picks", "parse_member_changes"),
+    )
 )
+INSERT_MEMBERS = f"""
+INSERT INTO run_members ({", ".join(_MEMBER_COLUMNS)})
+SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members SEMI JOIN parse_member_rewrites USING (run_id)
+"""
 RECORD_PICKS = f"""
 INSERT INTO parse_cache.picks
 SELECT $region, $period, run_id, {_PICK} FROM parse_picked SEMI JOIN parse_member_changes USING (run_id)
 """
 
-# The contract tables merged rather than replaced, by their key within a partition.
-MERGE_KEYS = {"runs": ("run_id",), "run_boards": ("run_id", "connected_realm_id")}
+
+@dataclass(frozen=True)
+class Merge:
+    """How a contract table is merged within a partition: its key, and the columns a reload can change
+    (the others follow from the key)."""
+
+    key: tuple[str, ...]
+    mutable: tuple[str, ...]
 
 
-def merge_partition(
-    table: str, staged: str, key: tuple[str, ...], columns: list[str]
-) -> tuple[str, ...]:
+# A run's dungeon, level, duration and completion time are part of its run_id: only its pick's rating
+# and its seen times move.
+MERGED = {
+    "runs": Merge(("run_id",), ("mythic_rating", "first_seen_at", "last_seen_at")),
+    "run_boards": Merge(
+        ("run_id", "connected_realm_id"), ("best_ranking", "first_seen_at", "last_seen_at")
+    ),
+}
+
+
+def merge_partition(table: str, staged: str, columns: list[str]) -> tuple[str, ...]:
     """Statements making the partition's rows of `table` those of `staged`, writing only what
-    differs: rows gone deleted, rows changed updated, new rows inserted.
+    differs: rows gone deleted, changed columns updated, new rows inserted.
 
-    The keys hold a run_id, which names its partition, so a matched row's region and period are
-    already right. The update joins the whole table so that DuckDB probes it in row order: updates
-    arriving in the staged rows' order (MERGE INTO, or a partition filter on the table) scatter
-    over the row groups and cost ten to forty times more."""
-    match = " AND ".join(f"t.{column} = n.{column}" for column in key)
-    values = [column for column in columns if column not in (*key, "region", "period")]
+    The update joins the whole table so that DuckDB probes it in row order: updates arriving in the
+    staged rows' order (MERGE INTO, or a partition filter on the table) scatter over the row groups
+    and cost ten to forty times more."""
+    merge = MERGED[table]
+    match = " AND ".join(f"t.{column} = n.{column}" for column in merge.key)
+    changed = merge.mutable
     return (
         f"""DELETE FROM {table} WHERE rowid IN (
             SELECT t.rowid FROM {table} t ANTI JOIN {staged} n ON {match}
             WHERE {_partition_of("t")})""",
-        f"""UPDATE {table} t SET {", ".join(f"{c} = n.{c}" for c in values)}
+        f"""UPDATE {table} t SET {", ".join(f"{c} = n.{c}" for c in changed)}
             FROM {staged} n
-            WHERE {match} AND ({", ".join(f"t.{c}" for c in values)})
-                IS DISTINCT FROM ({", ".join(f"n.{c}" for c in values)})""",
+            WHERE {match} AND ({", ".join(f"t.{c}" for c in changed)})
+                IS DISTINCT FROM ({", ".join(f"n.{c}" for c in changed)})""",
         f"""INSERT INTO {table} ({", ".join(columns)})
             SELECT {", ".join(f"n.{c}" for c in columns)} FROM {staged} n
-            ANTI JOIN (SELECT {", ".join(key)} FROM {table} WHERE {PARTITION}) t ON {match}""",
+            ANTI JOIN (SELECT {", ".join(merge.key)} FROM {table} WHERE {PARTITION}) t ON {match}""",
     )
 
 
