@@ -7,7 +7,6 @@ from metawatch_dagster.assets.exports import mart_exports, serving_warehouse
 from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
 from metawatch_dagster.assets.reference import ref_tables, reference_files
 from metawatch_dagster.automation.freshness import freshness_checks
-from metawatch_dagster.partitions import period_region_partitions
 
 # Partition runs leave the freshness checks to their own schedule.
 _FRESHNESS_CHECKS = dg.AssetSelection.checks(*freshness_checks)
@@ -29,13 +28,11 @@ partition_job = dg.define_asset_job(
     PARTITION_JOB,
     selection=dg.AssetSelection.assets(leaderboard_pages, leaderboard_tables, dbt_weekly)
     - _FRESHNESS_CHECKS,
-    partitions_def=period_region_partitions,
     description="Fetch one week of one region incrementally, parse it, and build its weekly marts.",
 )
 reparse_job = dg.define_asset_job(
     REPARSE_JOB,
     selection=dg.AssetSelection.assets(leaderboard_tables, dbt_weekly) - _FRESHNESS_CHECKS,
-    partitions_def=period_region_partitions,
     description="Re-parse a partition from its raw snapshots alone (no API calls) and rebuild its marts.",
     config={"ops": {"leaderboard_tables": {"config": {"full": True}}}},
 )
