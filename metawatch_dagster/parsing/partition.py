@@ -94,7 +94,7 @@ def parse_partition(
         for statement in (
             sql.STAGE_RUNS,
             sql.STAGE_RUN_MEMBERS,
-            sql.BUILD_MEMBER_REWRITES_ALL if rewrite_members else sql.BUILD_MEMBER_REWRITES,
+            *(() if rewrite_members else (sql.BUILD_MEMBER_REWRITES,)),
             sql.STAGE_RUN_BOARDS,
             sql.STAGE_BOARDS,
             sql.STAGE_REJECTED,
@@ -142,7 +142,7 @@ def _write_partition(
                     sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS
                 ):
                     con.execute(statement, params)
-                con.execute(sql.INSERT_MEMBERS)
+                con.execute(sql.INSERT_ALL_MEMBERS if rewrite_members else sql.INSERT_MEMBERS)
                 con.execute(sql.RECORD_PICKS, params)
             else:
                 con.execute(f"DELETE FROM {table} WHERE {sql.PARTITION}", params)

@@ -365,13 +365,14 @@ JOIN parse_listings l USING (run_id, pick_order)
 
 _PICK = "body, connected_realm_id, dungeon_id, entry_index"
 
-# Does run_members hold exactly the members of the picks recorded with it? Otherwise (a fresh cache, rows
-# changed behind the parser's back) the members are rewritten whole rather than by difference.
+# Does run_members hold exactly the members of the picks recorded with it? Otherwise (a first parse, a
+# fresh cache, rows changed behind the parser's back) the members are rewritten whole rather than by
+# difference.
 MEMBERS_MATCH_PICKS = f"""
-SELECT (SELECT count(*) FROM run_members WHERE {PARTITION})
-           = {RUN_MEMBERS} * (SELECT count(*) FROM parse_cache.picks WHERE {PARTITION})
-   AND (SELECT count(*) FROM runs WHERE {PARTITION})
-           = (SELECT count(*) FROM parse_cache.picks WHERE {PARTITION})
+SELECT picks > 0 AND members = {RUN_MEMBERS} * picks AND runs = picks
+FROM (SELECT (SELECT count(*) FROM parse_cache.picks WHERE {PARTITION}) AS picks,
+             (SELECT count(*) FROM run_members WHERE {PARTITION}) AS members,
+             (SELECT count(*) FROM runs WHERE {PARTITION}) AS runs)
 """
 
 # Runs whose members must be (re)written: every run, or only those whose pick is new, moved to another
@@ -381,7 +382,7 @@ CREATE OR REPLACE TEMP TABLE parse_member_changes AS SELECT run_id FROM parse_pi
 """
 BUILD_MEMBER_CHANGES = f"""
 CREATE OR REPLACE TEMP TABLE parse_member_changes AS
-SELECT n.run_id
+SELECT n.run_id, o.run_id IS NOT NULL AS had_members
 FROM parse_picked n
 LEFT JOIN (SELECT run_id, {_PICK} FROM parse_cache.picks WHERE {PARTITION}) o USING (run_id)
 WHERE o.run_id IS NULL
@@ -476,20 +477,23 @@ FROM parse_body_boards b JOIN parse_files f USING (body)
 WHERE f.size IS NULL
 """
 
-# Changed runs whose staged members differ from the stored ones (a re-picked run mostly lists the same
-# members): only these are rewritten, sparing run_members deletes that make a checkpoint rewrite it.
-_STORED_CHANGED_MEMBERS = f"""SELECT {", ".join(_MEMBER_COLUMNS)} FROM run_members
-    WHERE {PARTITION} AND run_id IN (SELECT run_id FROM parse_member_changes)"""
+# Changed runs that are new, or whose staged members differ from the stored ones (a re-picked run mostly
+# lists the same members): only these are rewritten, sparing run_members deletes that make a checkpoint
+# rewrite it.
+_RE_PICKED = "SELECT run_id FROM parse_member_changes WHERE had_members"
+_STAGED_RE_PICKED = f"""SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members
+    WHERE run_id IN ({_RE_PICKED})"""
+_STORED_RE_PICKED = f"""SELECT {", ".join(_MEMBER_COLUMNS)} FROM run_members
+    WHERE {PARTITION} AND run_id IN ({_RE_PICKED})"""
 BUILD_MEMBER_REWRITES = f"""
 CREATE OR REPLACE TEMP TABLE parse_member_rewrites AS
+SELECT run_id FROM parse_member_changes WHERE NOT had_members
+UNION ALL
 SELECT DISTINCT run_id FROM (
-    (SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members EXCEPT {_STORED_CHANGED_MEMBERS})
+    ({_STAGED_RE_PICKED} EXCEPT {_STORED_RE_PICKED})
     UNION ALL
-    ({_STORED_CHANGED_MEMBERS} EXCEPT SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members)
+    ({_STORED_RE_PICKED} EXCEPT {_STAGED_RE_PICKED})
 )
-"""
-BUILD_MEMBER_REWRITES_ALL = """
-CREATE OR REPLACE TEMP TABLE parse_member_rewrites AS SELECT run_id FROM parse_member_changes
 """
 
 # run_members is written by difference: the members of rewritten runs and of runs gone are deleted, then
@@ -509,6 +513,10 @@ DROP_CHANGED_MEMBERS = tuple(
         ("parse_cache.picks", "parse_member_changes"),
     )
 )
+INSERT_ALL_MEMBERS = f"""
+INSERT INTO run_members ({", ".join(_MEMBER_COLUMNS)})
+SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members
+"""
 INSERT_MEMBERS = f"""
 INSERT INTO run_members ({", ".join(_MEMBER_COLUMNS)})
 SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members SEMI JOIN parse_member_rewrites USING (run_id)
