@@ -41,6 +41,21 @@ class Truth:
         if best is None or ranking < best:
             self.listings[key] = ranking
 
+    def run_rows(self) -> set[tuple[str, int, int, int, float]]:
+        """(run_id, dungeon_id, keystone_level, duration_ms, mythic_rating) of every run served."""
+        return {
+            (run_id, r.dungeon_id, r.keystone_level, r.duration_ms, r.mythic_rating)
+            for run_id, r in self.runs.items()
+        }
+
+    def member_rows(self) -> set[tuple[str, int, int, int]]:
+        """(run_id, realm_id, character_id, spec_id) of every member of every run served."""
+        return {
+            (run_id, m.realm_id, m.character_id, m.spec_id)
+            for run_id, r in self.runs.items()
+            for m in r.members
+        }
+
     def to_json(self) -> dict:
         return {
             "runs": {

@@ -29,14 +29,5 @@ def read_partition(db_path: Path, region: str, period: int) -> dict[str, set]:
 
 
 def truth_rows(truth) -> dict[str, set]:
-    runs = {
-        (run_id, r.dungeon_id, r.keystone_level, r.duration_ms, r.mythic_rating)
-        for run_id, r in truth.runs.items()
-    }
-    members = {
-        (run_id, m.realm_id, m.character_id, m.spec_id)
-        for run_id, r in truth.runs.items()
-        for m in r.members
-    }
     listings = {(run_id, cr, ranking) for (run_id, cr), ranking in truth.listings.items()}
-    return {"runs": runs, "members": members, "listings": listings}
+    return {"runs": truth.run_rows(), "members": truth.member_rows(), "listings": listings}

@@ -58,16 +58,7 @@ def _parsed(region, period, bodies):
 
 
 def _truth_sets(truth):
-    runs = {
-        (rid, r.dungeon_id, r.keystone_level, r.duration_ms, r.mythic_rating)
-        for rid, r in truth.runs.items()
-    }
-    members = {
-        (rid, m.realm_id, m.character_id, m.spec_id)
-        for rid, r in truth.runs.items()
-        for m in r.members
-    }
-    return runs, members, dict(truth.listings)
+    return truth.run_rows(), truth.member_rows(), dict(truth.listings)
 
 
 def test_same_seed_same_bytes_other_seed_other_world(make_sandbox, make_client):
