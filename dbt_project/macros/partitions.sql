@@ -18,19 +18,3 @@
         )
     {%- endif -%}
 {%- endmacro %}
-
-
-{#-
-    Incremental strategy for the weekly marts: replace exactly the partitions of this run (delete
-    them, insert the freshly computed rows) in the model's transaction, leaving every other
-    partition untouched. A partition that has lost all its rows is emptied, which delete+insert on
-    a unique key would miss.
--#}
-{% macro get_incremental_replace_partitions_sql(arg_dict) -%}
-    {%- set target = arg_dict['target_relation'] -%}
-    {%- set source = arg_dict['temp_relation'] -%}
-    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target }} where {{ in_partitions() }};
-    insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ source }};
-{%- endmacro %}
