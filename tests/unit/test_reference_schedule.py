@@ -12,7 +12,7 @@ from metawatch_dagster.jobs import REFERENCE_JOB
 
 
 def test_the_daily_refresh_requests_one_reference_run() -> None:
-    schedule = defs.get_schedule_def("reference_daily")
+    schedule = defs.resolve_schedule_def("reference_daily")
     assert schedule.job_name == REFERENCE_JOB
     assert schedule.cron_schedule == DEFAULT_CRON
 
