@@ -1,9 +1,18 @@
 {#-
-    The (period, region) partitions a run builds, from var('partitions') (set by Dagster from the
-    run's partition keys). With no partitions given, every row qualifies: a full build.
+    The (period, region) partitions a run builds: var('partitions') when given on the command line,
+    else the JSON list in the METAWATCH_DBT_PARTITIONS environment variable (how Dagster passes a
+    run's partition keys), e.g. [{"period": 1024, "region": "us"}]. No partitions means every row
+    qualifies: a full build.
+
+    The environment variable is read only when executing, never while parsing: dbt re-parses every
+    file that read an environment variable whose value changed, and --vars that differ from the
+    last parse's force a full re-parse, so either would re-parse the project on every partition.
 -#}
 {% macro in_partitions(period_column='period', region_column='region') -%}
-    {%- set partitions = var('partitions', []) -%}
+    {%- set partitions = var('partitions', none) -%}
+    {%- if partitions is none -%}
+        {%- set partitions = fromjson(env_var('METAWATCH_DBT_PARTITIONS', '[]')) if execute else [] -%}
+    {%- endif -%}
     {%- if partitions | length == 0 -%}
         true
     {%- else -%}
@@ -11,7 +20,7 @@
         {%- for partition in partitions -%}
             {%- set region = partition['region'] | string -%}
             {%- if not region.isalnum() -%}
-                {{ exceptions.raise_compiler_error("invalid region in var('partitions'): " ~ region) }}
+                {{ exceptions.raise_compiler_error("invalid region in the partitions: " ~ region) }}
             {%- endif -%}
             ({{ partition['period'] | int }}, '{{ region }}'){{ ", " if not loop.last }}
         {%- endfor -%}

@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,12 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+# dbt_env and dbt_vars are re-exported: the bench and the tests import them from here.
+from metawatch_dagster.assets.dbt_invocation import dbt_env as dbt_env
+from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+from metawatch_dagster.assets.dbt_invocation import dbt_vars as dbt_vars
 from metawatch_dagster.config import Settings
-from metawatch_dagster.partitions import parse_partition_key, period_region_partitions
+from metawatch_dagster.partitions import period_region_partitions
 from metawatch_dagster.resources import MetawatchResource
 
 
@@ -62,18 +66,6 @@ def prepare_manifest() -> Path:
     """Parse the dbt project into a fresh manifest (tests' session fixture, the CLI)."""
     dbt_project.preparer.prepare(dbt_project)
     return dbt_project.manifest_path
-
-
-def dbt_vars(partition_keys: Iterable[str], warehouse_path: Path) -> dict[str, Any]:
-    """The dbt `--vars` of a run: the warehouse's absolute path and the partitions to rebuild.
-
-    No partition keys means a full build (the models read every partition).
-    """
-    partitions = sorted({parse_partition_key(key) for key in partition_keys})
-    return {
-        "warehouse_path": str(Path(warehouse_path).resolve()),
-        "partitions": [{"period": p.period, "region": p.region} for p in partitions],
-    }
 
 
 class MetawatchDbtTranslator(DagsterDbtTranslator):
@@ -143,10 +135,11 @@ def dbt_staging(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, metawatch: MetawatchResource
 ):
     """The staging views over the contract and reference tables, with their tests over every partition."""
-    variables = dbt_vars([], metawatch.settings().warehouse_path)
     # Cautious: a test that also reads a mart (fct_runs' relationship to stg_runs) is the mart's.
-    args = ["build", "--indirect-selection", "cautious", "--vars", json.dumps(variables)]
-    yield from dbt.cli(args, context=context).stream()
+    args = ["build", "--indirect-selection", "cautious"]
+    warehouse_path = metawatch.settings().warehouse_path
+    with dbt_invocation(dbt, args, warehouse_path=warehouse_path, context=context) as invocation:
+        yield from invocation.stream()
 
 
 @dbt_assets(
@@ -168,10 +161,17 @@ def dbt_weekly(
     warehouse_path = metawatch.settings().warehouse_path
     if missing := missing_staging_views(warehouse_path):
         context.log.info(f"creating the missing staging views first: {', '.join(missing)}")
-        staging_vars = json.dumps(dbt_vars([], warehouse_path))
-        dbt.cli(["run", "--select", STAGING_SELECTION, "--vars", staging_vars]).wait()
-    variables = dbt_vars(context.partition_keys, warehouse_path)
-    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+        staging = ["run", "--select", STAGING_SELECTION]
+        with dbt_invocation(dbt, staging, warehouse_path=warehouse_path) as invocation:
+            invocation.wait()
+    with dbt_invocation(
+        dbt,
+        ["build"],
+        warehouse_path=warehouse_path,
+        partition_keys=context.partition_keys,
+        context=context,
+    ) as invocation:
+        yield from invocation.stream()
 
 
 @dbt_assets(
@@ -186,8 +186,11 @@ def dbt_season(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, metawatch: MetawatchResource
 ):
     """Marts per season and across regions, rebuilt whole from every partition."""
-    variables = dbt_vars([], metawatch.settings().warehouse_path)
-    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+    warehouse_path = metawatch.settings().warehouse_path
+    with dbt_invocation(
+        dbt, ["build"], warehouse_path=warehouse_path, context=context
+    ) as invocation:
+        yield from invocation.stream()
 
 
 def build_docs(settings: Settings, dbt: DbtCliResource | None = None) -> Path:
@@ -199,12 +202,16 @@ def build_docs(settings: Settings, dbt: DbtCliResource | None = None) -> Path:
     dbt = dbt or dbt_resource()
     docs_dir = settings.data_dir / "docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
-    variables = dbt_vars([], settings.warehouse_path)
-    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".docs-") as target:
-        dbt.cli(
-            ["docs", "generate", "--static", "--vars", json.dumps(variables)],
+    with (
+        tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".docs-") as target,
+        dbt_invocation(
+            dbt,
+            ["docs", "generate", "--static"],
+            warehouse_path=settings.warehouse_path,
             target_path=Path(target),
-        ).wait()
+        ) as invocation,
+    ):
+        invocation.wait()
         for name in DOCS_FILES:
             shutil.copy2(Path(target) / name, docs_dir / name)
     return docs_dir

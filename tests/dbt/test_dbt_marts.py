@@ -173,6 +173,68 @@ def test_full_refresh_equals_building_partition_by_partition(built, tmp_path: Pa
     assert len(all_partitions) == len(PERIODS) * 2
 
 
+def test_the_second_dbt_run_on_a_warehouse_reuses_the_first_parse(built, tmp_path: Path) -> None:
+    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource
+    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+
+    copy = tmp_path / "metawatch.duckdb"
+    shutil.copy(built["path"], copy)
+    for run, key in enumerate(("1002|eu", "1003|us")):
+        with dbt_invocation(
+            dbt_resource(),
+            ["run", "--select", WEEKLY_SELECTION],
+            warehouse_path=copy,
+            partition_keys=[key],
+            target_path=tmp_path / f"target-{run}",
+        ) as invocation:
+            invocation.wait()
+
+    log = (tmp_path / "target-1" / "dbt.log").read_text()
+    assert "Partial parsing enabled" in log
+    assert "Unable to do partial parsing" not in log
+    counts = dict(
+        duckdb.connect(str(copy), read_only=True)
+        .execute("SELECT period || '|' || region, count(*) FROM marts.fct_runs GROUP BY ALL")
+        .fetchall()
+    )
+    wh: Warehouse = built["warehouse"]
+    assert counts == {
+        key: len(wh.rows("runs", *_split(key))) for key in (*BUILT, "1002|eu", "1003|us")
+    }
+
+
+def test_a_mart_whose_columns_drifted_fails_until_a_full_refresh(built, tmp_path: Path) -> None:
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    from metawatch_dagster.assets.dbt import dbt_resource
+    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+
+    copy = tmp_path / "metawatch.duckdb"
+    shutil.copy(built["path"], copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("ALTER TABLE marts.dungeon_weekly DROP COLUMN max_timed_level")
+    args = ["run", "--select", "dungeon_weekly"]
+    with (
+        pytest.raises(DagsterDbtCliRuntimeError),
+        dbt_invocation(
+            dbt_resource(),
+            args,
+            warehouse_path=copy,
+            partition_keys=["1001|us"],
+            target_path=tmp_path / "t",
+        ) as invocation,
+    ):
+        invocation.wait()
+
+    assert (
+        "has other columns than its model: max_timed_level"
+        in (tmp_path / "t" / "dbt.log").read_text()
+    )
+    assert _mart(copy, "dungeon_weekly") == [
+        row[:-1] for row in _mart(built["path"], "dungeon_weekly")
+    ]
+
+
 def test_spec_tiers_lower_bound_clusters_by_character(built) -> None:
     from metawatch_dagster.assets.dbt import dbt_season
 

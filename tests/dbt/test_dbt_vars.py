@@ -1,8 +1,12 @@
-"""The dbt --vars of a run, built from its partition keys: a pure function."""
+"""What a dbt invocation is told: its warehouse and partitions (pure functions), passed in its own
+environment, with the warehouse's parse state carried from one invocation to the next."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,18 +27,26 @@ def test_vars_list_each_partition_once_in_order(tmp_path: Path) -> None:
 
 
 def test_no_partition_keys_means_a_full_build(tmp_path: Path) -> None:
-    from metawatch_dagster.assets.dbt import dbt_vars
+    from metawatch_dagster.assets.dbt import dbt_env, dbt_vars
 
     assert dbt_vars([], tmp_path / "wh.duckdb")["partitions"] == []
+    assert json.loads(dbt_env([], tmp_path / "wh.duckdb")["METAWATCH_DBT_PARTITIONS"]) == []
 
 
-def test_relative_warehouse_path_is_made_absolute(tmp_path: Path, monkeypatch) -> None:
-    from metawatch_dagster.assets.dbt import dbt_vars
+def test_env_carries_the_absolute_warehouse_and_the_partitions_as_json(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from metawatch_dagster.assets.dbt import dbt_env
 
     monkeypatch.chdir(tmp_path)
-    path = dbt_vars(["1|us"], Path("data/metawatch.duckdb"))["warehouse_path"]
+    env = dbt_env(["1024|us", "1023|eu"], Path("data/metawatch.duckdb"))
 
-    assert path == str(tmp_path.resolve() / "data" / "metawatch.duckdb")
+    assert env == {
+        "METAWATCH_WAREHOUSE_PATH": str(tmp_path.resolve() / "data" / "metawatch.duckdb"),
+        "METAWATCH_DBT_PARTITIONS": json.dumps(
+            [{"period": 1023, "region": "eu"}, {"period": 1024, "region": "us"}]
+        ),
+    }
 
 
 def test_unknown_region_is_refused(tmp_path: Path) -> None:
@@ -42,3 +54,49 @@ def test_unknown_region_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="unknown region"):
         dbt_vars(["1024|xx"], tmp_path / "wh.duckdb")
+
+
+class _RecordingDbt:
+    """Stands in for DbtCliResource: records the environment dbt would start with, and leaves
+    a parse state in the target folder as dbt does."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = str(project_dir)
+        self.seen: list[tuple[dict[str, str | None], bytes | None]] = []
+
+    def cli(self, args, *, context=None, target_path: Path):
+        state = target_path / "partial_parse.msgpack"
+        names = ("METAWATCH_DBT_PARTITIONS", "METAWATCH_WAREHOUSE_PATH")
+        seeded = state.read_bytes() if state.exists() else None
+        self.seen.append(({name: os.environ.get(name) for name in names}, seeded))
+        target_path.mkdir(parents=True, exist_ok=True)
+        state.write_bytes(f"parsed for {len(self.seen)}".encode())
+        return SimpleNamespace(target_path=target_path)
+
+
+def test_each_invocation_gets_its_own_partitions_and_the_previous_parse_state(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+
+    monkeypatch.delenv("METAWATCH_DBT_PARTITIONS", raising=False)
+    dbt = _RecordingDbt(tmp_path / "project")
+    warehouse, other = tmp_path / "a" / "metawatch.duckdb", tmp_path / "b" / "metawatch.duckdb"
+
+    for keys, path in ((["1024|us"], warehouse), (["1025|eu"], warehouse), ([], other)):
+        with dbt_invocation(dbt, ["build"], warehouse_path=path, partition_keys=keys):
+            assert "METAWATCH_DBT_PARTITIONS" not in os.environ
+
+    environments = [env for env, _ in dbt.seen]
+    assert [json.loads(env["METAWATCH_DBT_PARTITIONS"]) for env in environments] == [
+        [{"period": 1024, "region": "us"}],
+        [{"period": 1025, "region": "eu"}],
+        [],
+    ]
+    assert [env["METAWATCH_WAREHOUSE_PATH"] for env in environments] == [
+        str(warehouse.resolve()),
+        str(warehouse.resolve()),
+        str(other.resolve()),
+    ]
+    # The second run on a warehouse starts from the first's parse; another warehouse from none.
+    assert [seeded for _, seeded in dbt.seen] == [None, b"parsed for 1", None]

@@ -1,0 +1,121 @@
+"""How a dbt invocation learns its warehouse and partitions, and keeps dbt's partial parsing.
+
+dbt re-parses the whole project (seconds) whenever its `--vars` or its profile's connection differ
+from the last parse's. So the warehouse and the partitions travel in environment variables, which
+the in_partitions macro reads only when running, and each warehouse keeps the parse state its last
+invocation left (the profile's path is part of that state) for the next one to start from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliInvocation, DbtCliResource
+
+from metawatch_dagster.partitions import parse_partition_key
+
+# Read by dbt_project/profiles.yml and the in_partitions macro.
+WAREHOUSE_ENV = "METAWATCH_WAREHOUSE_PATH"
+PARTITIONS_ENV = "METAWATCH_DBT_PARTITIONS"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+# DbtCliResource.cli() hands the dbt process a copy of os.environ: the variables are set around
+# that call only, one invocation at a time within this process.
+_ENVIRON_LOCK = threading.Lock()
+
+
+def dbt_vars(partition_keys: Iterable[str], warehouse_path: Path) -> dict[str, Any]:
+    """The warehouse's absolute path and the partitions to rebuild, as dbt's macros read them.
+
+    No partition keys means a full build (the models read every partition).
+    """
+    partitions = sorted({parse_partition_key(key) for key in partition_keys})
+    return {
+        "warehouse_path": str(Path(warehouse_path).resolve()),
+        "partitions": [{"period": p.period, "region": p.region} for p in partitions],
+    }
+
+
+def dbt_env(partition_keys: Iterable[str], warehouse_path: Path) -> dict[str, str]:
+    """The environment variables of a dbt invocation for these partitions of this warehouse."""
+    variables = dbt_vars(partition_keys, warehouse_path)
+    return {
+        WAREHOUSE_ENV: variables["warehouse_path"],
+        PARTITIONS_ENV: json.dumps(variables["partitions"]),
+    }
+
+
+def parse_state_path(project_dir: Path, warehouse_path: Path) -> Path:
+    """Where the parse state of dbt invocations on this warehouse is kept (under dbt's target/)."""
+    digest = hashlib.sha256(str(Path(warehouse_path).resolve()).encode()).hexdigest()[:16]
+    return project_dir / "target" / "parse_state" / f"{digest}.msgpack"
+
+
+@contextmanager
+def dbt_invocation(
+    dbt: DbtCliResource,
+    args: Sequence[str],
+    *,
+    warehouse_path: Path,
+    partition_keys: Iterable[str] = (),
+    context: dg.AssetExecutionContext | None = None,
+    target_path: Path | None = None,
+) -> Iterator[DbtCliInvocation]:
+    """Start `dbt <args>` on the warehouse for the partitions (none: every partition).
+
+    Yields the running invocation (stream or wait on it inside the block); once the block ends
+    without error, the invocation's parse state is kept for the warehouse's next invocation.
+    """
+    project_dir = Path(dbt.project_dir)
+    target = target_path or _unique_target_path(project_dir, context)
+    kept = parse_state_path(project_dir, warehouse_path)
+    if kept.exists():
+        # dagster-dbt seeds a target folder from the project's own parse only when it has none.
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kept, target / PARTIAL_PARSE_FILE)
+    with _environ(dbt_env(partition_keys, warehouse_path)):
+        invocation = dbt.cli(args, context=context, target_path=target)
+    yield invocation
+    _keep_parse_state(invocation.target_path / PARTIAL_PARSE_FILE, kept)
+
+
+def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | None) -> Path:
+    name = context.op_execution_context.op.name if context else "dbt"
+    (project_dir / "target").mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=project_dir / "target"))
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    with _ENVIRON_LOCK:
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def _keep_parse_state(produced: Path, kept: Path) -> None:
+    """Replace the kept state atomically: concurrent invocations each read a whole file."""
+    if not produced.exists():
+        return
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=kept.parent, suffix=".tmp")
+    os.close(handle)
+    shutil.copyfile(produced, scratch)
+    os.replace(scratch, kept)
