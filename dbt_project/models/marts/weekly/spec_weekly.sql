@@ -1,26 +1,19 @@
 with
 
--- One row per spec and run (a run with two players of a spec counts once in `runs`), with the
--- players of that spec in the run; spec ids from the run's composition signature.
+-- Spec ids from each run's composition signature (every member's spec, sorted).
 runs as (
     select period, region, keystone_level, is_timed, string_split(composition, '-') as spec_ids
     from {{ ref('fct_runs') }}
     where {{ in_partitions() }} and composition is not null
 ),
 
-spec_runs as (
-    select period, region, keystone_level, is_timed, spec_key::integer as spec_id,
-        len(list_filter(spec_ids, s -> s = spec_key)) as players
-    from (select *, unnest(list_distinct(spec_ids)) as spec_key from runs)
-),
-
-per_spec as (
+-- One row per spec and run: a run with two players of a spec counts once in `runs`.
+per_run as (
     select
         period,
         region,
-        spec_id,
+        spec_key::integer as spec_id,
         count(*) as runs,
-        sum(players) as appearances,
         count(*) filter (where keystone_level < 10) as runs_below_10,
         count(*) filter (where keystone_level between 10 and 14) as runs_10_to_14,
         count(*) filter (where keystone_level between 15 and 19) as runs_15_to_19,
@@ -28,8 +21,23 @@ per_spec as (
         quantile_cont(keystone_level, 0.5) as median_level,
         max(keystone_level) as max_level,
         avg(is_timed::double) as timed_rate
-    from spec_runs
+    from (
+        select period, region, keystone_level, is_timed, unnest(list_distinct(spec_ids)) as spec_key
+        from runs
+    )
     group by all
+),
+
+-- One row per player: cheaper than counting each spec's players inside every run. HUGEINT, the
+-- type of the sum this count replaced.
+per_player as (
+    select period, region, spec_key::integer as spec_id, count(*)::hugeint as appearances
+    from (select period, region, unnest(spec_ids) as spec_key from runs)
+    group by all
+),
+
+per_spec as (
+    select * from per_run inner join per_player using (period, region, spec_id)
 )
 
 select
