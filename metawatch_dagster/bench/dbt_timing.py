@@ -19,7 +19,7 @@ from metawatch_dagster.assets.dbt import (
     DBT_PROJECT_DIR,
     STAGING_SELECTION,
     WEEKLY_SELECTION,
-    dbt_vars,
+    dbt_env,
 )
 from metawatch_dagster.bench.child import run_in_child
 from metawatch_dagster.bench.figures import ratio_figure, repeat, summarize
@@ -58,12 +58,10 @@ def _run_models(
     warehouse: Path, selection: str, partition_keys: list[str], full_refresh: bool = False
 ) -> DbtTiming:
     dbt = Path(sys.executable).with_name("dbt")
-    variables = dbt_vars(partition_keys, warehouse)
     with tempfile.TemporaryDirectory(prefix="metawatch-bench-dbt-") as scratch:
         command = [
             str(dbt), "run",
             "--select", *selection.split(),
-            "--vars", json.dumps(variables),
             "--project-dir", str(DBT_PROJECT_DIR),
             "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(Path(scratch) / "target"),
@@ -71,7 +69,11 @@ def _run_models(
         ]  # fmt: skip
         if full_refresh:
             command.append("--full-refresh")
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        env = {
+            **os.environ,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            **dbt_env(partition_keys, warehouse),
+        }
         started = time.perf_counter()
         done = subprocess.run(
             command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False
