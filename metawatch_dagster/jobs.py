@@ -18,11 +18,8 @@ PUBLISH_JOB = "publish"
 
 reference_job = dg.define_asset_job(
     REFERENCE_JOB,
-    selection=dg.AssetSelection.assets(reference_files, ref_tables, dbt_staging),
-    description=(
-        "Refresh periods, seasons, realms, dungeons and specs, load the ref_* tables, and (re)create "
-        "the staging views over them and the contract tables."
-    ),
+    selection=dg.AssetSelection.assets(reference_files, ref_tables),
+    description="Refresh periods, seasons, realms, dungeons and specs, and load the ref_* tables.",
 )
 partition_job = dg.define_asset_job(
     PARTITION_JOB,

@@ -3,8 +3,8 @@ marts whole.
 
 Lineage runs from the contract tables (asset keys `runs`, `run_members`, ..., `ref_specs`) through
 `stg_*` views to the marts; dbt tests are asset checks. Every dbt step holds the `duckdb` pool.
-The staging views read every partition, so they are built once (with the reference tables, and at
-publish time with their tests over all partitions), not on every partition's run.
+The staging views read every partition, so they are built once (by the first partition run that finds
+them missing, and at publish time with their tests over all partitions), not on every partition's run.
 """
 
 # No `from __future__ import annotations`: Dagster checks the `context` annotation of ops as an object.

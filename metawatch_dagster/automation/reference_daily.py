@@ -2,7 +2,7 @@
 
 Boards are planned from the reference files (connected realms, dungeons, periods): a connected realm
 or dungeon Blizzard adds mid-week joins the plan by the next day, without waiting for a person to run
-`metawatch load`. The refresh also recreates the staging views.
+`metawatch load`.
 """
 
 import os

@@ -92,7 +92,8 @@ def test_staging_views_are_built_with_the_reference_and_at_publish_not_per_parti
     def selected(job_name: str) -> set[str]:
         return _keys(defs.resolve_job_def(job_name).asset_layer.selected_asset_keys)
 
-    for job_name in (REFERENCE_JOB, PUBLISH_JOB):
-        assert "stg_runs" in selected(job_name), job_name
+    assert "stg_runs" in selected(PUBLISH_JOB)
+    # A load's reference step stays quick: dbt_weekly creates missing views itself.
+    assert "stg_runs" not in selected(REFERENCE_JOB)
     for job_name in (PARTITION_JOB, REPARSE_JOB):
         assert "fct_runs" in selected(job_name) and "stg_runs" not in selected(job_name), job_name
