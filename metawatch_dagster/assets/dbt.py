@@ -4,7 +4,8 @@ marts whole.
 Lineage runs from the contract tables (asset keys `runs`, `run_members`, ..., `ref_specs`) through
 `stg_*` views to the marts; dbt tests are asset checks. Every dbt step holds the `duckdb` pool.
 The staging views read every partition, so they are built once (by the first partition run that finds
-them missing, and at publish time with their tests over all partitions), not on every partition's run.
+them missing or changed, and at publish time with their tests over all partitions), not on every
+partition's run.
 """
 
 # No `from __future__ import annotations`: Dagster checks the `context` annotation of ops as an object.
@@ -106,21 +107,21 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
 
 
-def missing_staging_views(warehouse_path: Path) -> list[str]:
-    """The staging views the warehouse lacks (all of them when it is fresh)."""
+def staging_views_to_build(warehouse_path: Path) -> list[str]:
+    """The staging views the warehouse lacks or built from other SQL (each view's comment holds the
+    checksum of the model it was built from): all of them when the warehouse is fresh."""
     expected = {
-        node["name"]
+        node["name"]: node["checksum"]["checksum"]
         for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
         if node["resource_type"] == "model" and "staging" in node["tags"]
     }
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        present = {
-            name
-            for (name,) in con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE schema_name = 'staging'"
+        built = dict(
+            con.execute(
+                "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'staging'"
             ).fetchall()
-        }
-    return sorted(expected - present)
+        )
+    return sorted(name for name, checksum in expected.items() if built.get(name) != checksum)
 
 
 @dbt_assets(
@@ -156,11 +157,11 @@ def dbt_weekly(
 ):
     """The weekly marts, rebuilt for exactly the run's (period, region) partitions.
 
-    A warehouse that has never had its staging views (`dbt_staging` not run yet) gets them first.
+    Staging views missing or built from older SQL (a fresh warehouse, a new release) are built first.
     """
     warehouse_path = metawatch.settings().warehouse_path
-    if missing := missing_staging_views(warehouse_path):
-        context.log.info(f"creating the missing staging views first: {', '.join(missing)}")
+    if stale := staging_views_to_build(warehouse_path):
+        context.log.info(f"building the missing or changed staging views first: {', '.join(stale)}")
         staging = ["run", "--select", STAGING_SELECTION]
         with dbt_invocation(dbt, staging, warehouse_path=warehouse_path) as invocation:
             invocation.wait()

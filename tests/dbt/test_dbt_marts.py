@@ -380,3 +380,9 @@ def _spec_tiers_truth(wh: Warehouse) -> dict[int, tuple]:
             mean - 1.645 * variance**0.5,
         )
     return truth
+
+
+def test_built_staging_views_carry_their_models_checksums(built) -> None:
+    from metawatch_dagster.assets.dbt import staging_views_to_build
+
+    assert staging_views_to_build(built["path"]) == []

@@ -97,3 +97,25 @@ def test_staging_views_are_built_with_the_reference_and_at_publish_not_per_parti
     assert "stg_runs" not in selected(REFERENCE_JOB)
     for job_name in (PARTITION_JOB, REPARSE_JOB):
         assert "fct_runs" in selected(job_name) and "stg_runs" not in selected(job_name), job_name
+
+
+def test_staging_views_missing_or_built_from_other_sql_are_to_build(dbt_manifest, tmp_path) -> None:
+    import json
+
+    import duckdb
+
+    from metawatch_dagster.assets.dbt import staging_views_to_build
+
+    checksums = {
+        node["name"]: node["checksum"]["checksum"]
+        for node in json.loads(dbt_manifest.read_text())["nodes"].values()
+        if node["resource_type"] == "model" and "staging" in node["tags"]
+    }
+    warehouse = tmp_path / "metawatch.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA staging")
+        for view, comment in (("stg_runs", checksums["stg_runs"]), ("stg_specs", "older sql")):
+            con.execute(f"CREATE VIEW staging.{view} AS SELECT 1 AS x")
+            con.execute(f"COMMENT ON VIEW staging.{view} IS '{comment}'")
+
+    assert staging_views_to_build(warehouse) == sorted(set(checksums) - {"stg_runs"})
