@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from metawatch_dagster.contract import PARTITIONED_TABLES
+from metawatch_dagster.parsing import parse_partition
 from metawatch_dagster.raw_store import SnapshotWriter
 from metawatch_dagster.warehouse import connect
 
@@ -75,6 +76,16 @@ def table_state(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
             con.execute(f"SELECT * FROM {table}").fetchall(), key=lambda row: repr(row)
         )
     return state
+
+
+def rebuilt_state(
+    raw_dir: Path, warehouse: Path, region: str, period: int
+) -> dict[str, list[tuple]]:
+    """The contract tables after one parse of the partition into a new warehouse: what any sequence
+    of reloads must end up equal to."""
+    with connect(warehouse) as fresh:
+        parse_partition(fresh, raw_dir, region, period)
+        return table_state(fresh)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from parse_helpers import (
     fixture_doc,
     later,
     naive,
+    rebuilt_state,
     rows,
     table_state,
     write_snapshot,
@@ -23,7 +24,6 @@ from parse_helpers import (
 
 from metawatch_dagster.parsing import cache, parse_partition, sql
 from metawatch_dagster.raw_store import SnapshotWriter, partition_dir
-from metawatch_dagster.warehouse import connect
 
 EU = ("eu", 946)
 DUNGEON = 199
@@ -37,6 +37,13 @@ def _board(ranking_shift: int, drop_last: bool = False) -> bytes:
     if drop_last:
         doc["leading_groups"].pop()
     return encode(doc)
+
+
+def _rewrite_only_body_in_place(raw_dir: Path, body: bytes) -> None:
+    """Overwrite the partition's single body file with other bytes (its mtime moved as well)."""
+    [path] = partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz")
+    path.write_bytes(gzip.compress(body))
+    os.utime(path, ns=(0, 0))
 
 
 def _with_rejected() -> bytes:
@@ -86,9 +93,7 @@ def test_each_reload_reads_only_new_bodies_and_equals_a_full_rebuild(
         result = parse_partition(con, raw_dir, *EU)
         read.append(result.bodies_read)
         incremental = table_state(con)
-        with connect(tmp_path / f"rebuilt-{minutes}.duckdb") as fresh:
-            parse_partition(fresh, raw_dir, *EU)
-            assert table_state(fresh) == incremental
+        assert rebuilt_state(raw_dir, tmp_path / f"rebuilt-{minutes}.duckdb", *EU) == incremental
         assert parse_partition(con, raw_dir, *EU, full=True).bodies_read == result.bodies
         assert table_state(con) == incremental
 
@@ -140,9 +145,7 @@ def test_a_body_rewritten_in_place_is_read_again(
 ) -> None:
     write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
     parse_partition(con, raw_dir, *EU)
-    [body] = partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz")
-    body.write_bytes(gzip.compress(_board(1, drop_last=True)))
-    os.utime(body, ns=(0, 0))
+    _rewrite_only_body_in_place(raw_dir, _board(1, drop_last=True))
 
     result = parse_partition(con, raw_dir, *EU)
 
@@ -186,9 +189,7 @@ def test_failed_reload_keeps_previous_rows_and_the_next_one_catches_up(
     assert table_state(con) == before
     monkeypatch.undo()
     assert parse_partition(con, raw_dir, *EU).bodies_read == 0  # the failed run cached the body
-    with connect(tmp_path / "rebuilt.duckdb") as fresh:
-        parse_partition(fresh, raw_dir, *EU)
-        assert table_state(fresh) == table_state(con)
+    assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
     assert rows(con, "SELECT count(*) FROM runs") == [(6,)]
 
 
@@ -234,9 +235,7 @@ def test_members_follow_a_run_to_its_newest_listing(
         "rejected_entries": 0,
     }
     assert _renamed_rows(con) == [(1,)]
-    with connect(tmp_path / "rebuilt.duckdb") as fresh:
-        parse_partition(fresh, raw_dir, *EU)
-        assert table_state(fresh) == table_state(con)
+    assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
 
 
 def test_members_of_a_body_rewritten_in_place_are_rewritten(
@@ -244,9 +243,7 @@ def test_members_of_a_body_rewritten_in_place_are_rewritten(
 ) -> None:
     write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
     parse_partition(con, raw_dir, *EU)
-    [body] = partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz")
-    body.write_bytes(gzip.compress(_renamed()))
-    os.utime(body, ns=(0, 0))
+    _rewrite_only_body_in_place(raw_dir, _renamed())
 
     parse_partition(con, raw_dir, *EU)
 
@@ -264,9 +261,7 @@ def test_members_changed_behind_the_parser_are_rewritten_whole(
     write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "304", None)], later(60))
 
     assert parse_partition(con, raw_dir, *EU).rows["run_members"] == 15
-    with connect(tmp_path / "rebuilt.duckdb") as fresh:
-        parse_partition(fresh, raw_dir, *EU)
-        assert table_state(fresh) == table_state(con)
+    assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
 
 
 def _snapshot(raw_dir: Path, fetched: list[tuple[int, str, bytes | None, int]]) -> None:
@@ -295,9 +290,7 @@ def test_members_stay_with_the_newest_content_when_fetches_only_re_see_it(
 
     assert _renamed_rows(con) == [(1,)]
     assert rows(con, "SELECT DISTINCT last_seen_at FROM runs") == [(naive(later(61)),)]
-    with connect(tmp_path / "rebuilt.duckdb") as fresh:
-        parse_partition(fresh, raw_dir, *EU)
-        assert table_state(fresh) == table_state(con)
+    assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
 
 
 def test_a_pick_moving_to_a_body_read_before_reads_it_again_for_the_members(
@@ -317,6 +310,4 @@ def test_a_pick_moving_to_a_body_read_before_reads_it_again_for_the_members(
     assert result.bodies_read == 0 and result.rejected == {"missing_body": 1}
     assert _renamed_rows(con) == [(0,)]
     assert result.rows["run_members"] == 15
-    with connect(tmp_path / "rebuilt.duckdb") as fresh:
-        parse_partition(fresh, raw_dir, *EU)
-        assert table_state(fresh) == table_state(con)
+    assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
