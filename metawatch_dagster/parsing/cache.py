@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import duckdb
 
+from metawatch_dagster.parsing.sql import ENTRY_DDL
+
 # Bump whenever what is cached changes (columns, reasons, run_id, validation rules, tables).
 PARSER_VERSION = "4"
 SCHEMA = "parse_cache"
@@ -25,9 +27,7 @@ TABLES = {
     # One row per entry (entry_index NULL: a body object with no entries); reason NULL = a valid run.
     # Members are not kept: written to run_members at most once per pick, they would cost more to
     # cache than the rare body read again for them.
-    "entries": f"""{_KEY}, entry_index BIGINT, body_period BIGINT, reason VARCHAR, run_id VARCHAR,
-        ranking BIGINT, completed_timestamp BIGINT, duration BIGINT, keystone_level BIGINT,
-        mythic_rating DOUBLE""",
+    "entries": f"region VARCHAR, period INTEGER, {ENTRY_DDL}",
     # The exact JSON of each rejected entry.
     "rejected": f"{_KEY}, entry_index BIGINT, reason VARCHAR, raw JSON",
     # The listing each run's row in run_members was taken from, written with run_members.

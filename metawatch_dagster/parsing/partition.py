@@ -142,7 +142,9 @@ def _write_partition(
                     sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS
                 ):
                     con.execute(statement, params)
-                con.execute(sql.INSERT_ALL_MEMBERS if rewrite_members else sql.INSERT_MEMBERS)
+                con.execute(
+                    _insert(table, staged, columns) if rewrite_members else sql.INSERT_MEMBERS
+                )
                 con.execute(sql.RECORD_PICKS, params)
             else:
                 con.execute(f"DELETE FROM {table} WHERE {sql.PARTITION}", params)

@@ -49,6 +49,22 @@ BODY_COLUMNS = (
     "{'period': 'BIGINT', 'period_start_timestamp': 'BIGINT', 'period_end_timestamp': 'BIGINT',"
     f" 'map_challenge_mode_id': 'BIGINT', 'leading_groups': '{ENTRY_TYPE}[]'}}"
 )
+# What is kept of each entry read: everything but its members, keyed by the body and the board naming it.
+ENTRY_COLUMNS = {
+    "body": "VARCHAR",
+    "connected_realm_id": "INTEGER",
+    "dungeon_id": "INTEGER",
+    "entry_index": "BIGINT",
+    "body_period": "BIGINT",
+    "reason": "VARCHAR",
+    "run_id": "VARCHAR",
+    "ranking": "BIGINT",
+    "completed_timestamp": "BIGINT",
+    "duration": "BIGINT",
+    "keystone_level": "BIGINT",
+    "mythic_rating": "DOUBLE",
+}
+ENTRY_DDL = ", ".join(f"{name} {kind}" for name, kind in ENTRY_COLUMNS.items())
 _READ_BODIES = (
     f"read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured', hive_partitioning = false,"
     " compression = 'gzip', filename = true)"
@@ -63,11 +79,7 @@ def _partition_of(alias: str) -> str:
 _BOARD_KEY = "body, connected_realm_id, dungeon_id"
 
 CREATE_WORK_TABLES = (
-    f"""CREATE OR REPLACE TEMP TABLE parse_read (
-        body VARCHAR, connected_realm_id INTEGER, dungeon_id INTEGER, entry_index BIGINT,
-        body_period BIGINT, reason VARCHAR, run_id VARCHAR, ranking BIGINT,
-        completed_timestamp BIGINT, duration BIGINT, keystone_level BIGINT, mythic_rating DOUBLE,
-        members {MEMBER_TYPE}[])""",
+    f"CREATE OR REPLACE TEMP TABLE parse_read ({ENTRY_DDL}, members {MEMBER_TYPE}[])",
     f"""CREATE OR REPLACE TEMP TABLE parse_snapshots (
         format INTEGER, region VARCHAR, period INTEGER, snapshot_id VARCHAR,
         boards {_MANIFEST_BOARD}[])""",
@@ -256,10 +268,8 @@ FROM (
 
 READ_ENTRIES = _read_entries("parse_to_read")
 
-_ENTRY_COLUMNS = """body, connected_realm_id, dungeon_id, entry_index, body_period, reason, run_id,
-    ranking, completed_timestamp, duration, keystone_level, mythic_rating"""
 CACHE_ENTRIES = f"""
-INSERT INTO parse_cache.entries SELECT $region, $period, {_ENTRY_COLUMNS} FROM parse_read
+INSERT INTO parse_cache.entries SELECT $region, $period, {", ".join(ENTRY_COLUMNS)} FROM parse_read
 """
 
 # A cache row per board read: bad when unreadable, not exactly one JSON object, or without a period.
@@ -514,10 +524,6 @@ DROP_CHANGED_MEMBERS = tuple(
         ("parse_cache.picks", "parse_member_changes"),
     )
 )
-INSERT_ALL_MEMBERS = f"""
-INSERT INTO run_members ({", ".join(_MEMBER_COLUMNS)})
-SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members
-"""
 INSERT_MEMBERS = f"""
 INSERT INTO run_members ({", ".join(_MEMBER_COLUMNS)})
 SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members SEMI JOIN parse_member_rewrites USING (run_id)
