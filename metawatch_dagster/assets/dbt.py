@@ -63,12 +63,6 @@ if not dbt_project.manifest_path.exists():
     dbt_project.preparer.prepare(dbt_project)
 
 
-def prepare_manifest() -> Path:
-    """Parse the dbt project into a fresh manifest (tests' session fixture, the CLI)."""
-    dbt_project.preparer.prepare(dbt_project)
-    return dbt_project.manifest_path
-
-
 class MetawatchDbtTranslator(DagsterDbtTranslator):
     """Asset keys read like the warehouse: sources are the contract tables, models their names."""
 
