@@ -557,24 +557,24 @@ def merge_partition(table: str, staged: str, columns: list[str]) -> tuple[str, .
     """Statements making the partition's rows of `table` those of `staged`, writing only what
     differs: rows gone deleted, changed columns updated, new rows inserted.
 
-    The rows to update are found first and then updated by rowid: DuckDB applies an update fast when
-    it probes the table in row order, and a join on the key alone either scans every partition or,
-    filtered to this one, may probe in the staged rows' order and scatter (ten to forty times slower,
-    as MERGE INTO does)."""
+    The rows to update or delete are found in one pass over the partition and then written by rowid:
+    DuckDB applies an update fast when it probes the table in row order, and a join on the key alone
+    either scans every partition or, filtered to this one, may probe in the staged rows' order and
+    scatter (ten to forty times slower, as MERGE INTO does)."""
     merge = MERGED[table]
     match = " AND ".join(f"t.{column} = n.{column}" for column in merge.key)
     changed = merge.mutable
     own = f"(SELECT rowid, * FROM {table} WHERE {PARTITION}) t"
+    gone = f"n.{merge.key[0]} IS NULL"
     return (
         f"""CREATE OR REPLACE TEMP TABLE parse_merge_targets AS
-            SELECT t.rowid AS target, {", ".join(f"n.{c}" for c in changed)}
-            FROM {own} JOIN {staged} n ON {match}
-            WHERE ({", ".join(f"t.{c}" for c in changed)})
+            SELECT t.rowid AS target, {gone} AS gone, {", ".join(f"n.{c}" for c in changed)}
+            FROM {own} LEFT JOIN {staged} n ON {match}
+            WHERE {gone} OR ({", ".join(f"t.{c}" for c in changed)})
                 IS DISTINCT FROM ({", ".join(f"n.{c}" for c in changed)})""",
         f"""UPDATE {table} SET {", ".join(f"{c} = u.{c}" for c in changed)}
-            FROM parse_merge_targets u WHERE {table}.rowid = u.target""",
-        f"""DELETE FROM {table} WHERE rowid IN (
-            SELECT t.rowid FROM {own} ANTI JOIN {staged} n ON {match})""",
+            FROM parse_merge_targets u WHERE {table}.rowid = u.target AND NOT u.gone""",
+        f"""DELETE FROM {table} WHERE rowid IN (SELECT target FROM parse_merge_targets WHERE gone)""",
         f"""INSERT INTO {table} ({", ".join(columns)})
             SELECT {", ".join(f"n.{c}" for c in columns)} FROM {staged} n
             ANTI JOIN {own} ON {match}""",
