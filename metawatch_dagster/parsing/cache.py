@@ -3,9 +3,10 @@
 Internal to the parser (schema `parse_cache` of the warehouse), not part of the data contract. Bodies are
 immutable, so a body's extraction never changes; a row is keyed by the body's path relative to its
 partition folder and the board that names it, and stamped with the file's size and mtime so a file
-rewritten in place is read again. It also records the listing each run's members were taken from,
-so a reload rewrites only the members of runs whose listing changed. The whole schema is stamped with the parser's version: a parser whose
-extraction differs drops it and starts over, so the cache never goes stale silently.
+rewritten in place is read again. It also records a hash of the members written for each run, so a
+reload rewrites only the members of runs whose picked members hash otherwise. The whole schema is
+stamped with the parser's and DuckDB's versions (DuckDB's hash may change between versions): a parser
+whose extraction differs drops it and starts over, so the cache never goes stale silently.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import duckdb
 from metawatch_dagster.parsing.sql import ENTRY_DDL
 
 # Bump whenever what is cached changes (columns, reasons, run_id, validation rules, tables).
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 SCHEMA = "parse_cache"
 
 _KEY = (
@@ -30,9 +31,8 @@ TABLES = {
     "entries": f"region VARCHAR, period INTEGER, {ENTRY_DDL}",
     # The exact JSON of each rejected entry.
     "rejected": f"{_KEY}, entry_index BIGINT, reason VARCHAR, raw JSON",
-    # The listing each run's row in run_members was taken from, written with run_members.
-    "picks": """region VARCHAR, period INTEGER, run_id VARCHAR, body VARCHAR, connected_realm_id INTEGER,
-        dungeon_id INTEGER, entry_index BIGINT""",
+    # The hash of the members each run's rows in run_members were written from, written with them.
+    "picks": "region VARCHAR, period INTEGER, run_id VARCHAR, members_hash UBIGINT",
 }
 
 

@@ -33,6 +33,9 @@ class ParseResult:
     snapshots: int = 0
     bodies: int = 0  # distinct body files the partition's manifests name
     bodies_read: int = 0  # of those, the files this parse read (the others came from the cache)
+    members_written: int = (
+        0  # runs whose members this parse (re)wrote: new, or their members changed
+    )
     seconds: float = 0.0
     read_seconds: float = 0.0  # of those, reading bodies; the rest rebuilds and writes the rows
 
@@ -42,7 +45,8 @@ class ParseResult:
         rejected = " ".join(f"{r}={n}" for r, n in sorted(self.rejected.items())) or "none"
         return (
             f"{self.period}|{self.region}: {self.snapshots} snapshots, {self.bodies} bodies"
-            f" ({self.bodies_read} read), boards {statuses or 'none'}; {tables};"
+            f" ({self.bodies_read} read), boards {statuses or 'none'}; {tables}"
+            f" (members of {self.members_written} runs written);"
             f" rejected {rejected}; {self.seconds:.2f}s ({self.read_seconds:.2f}s reading)"
         )
 
@@ -94,7 +98,6 @@ def parse_partition(
         for statement in (
             sql.STAGE_RUNS,
             sql.STAGE_RUN_MEMBERS,
-            *(() if rewrite_members else (sql.BUILD_MEMBER_REWRITES,)),
             sql.STAGE_RUN_BOARDS,
             sql.STAGE_BOARDS,
             sql.STAGE_REJECTED,
@@ -112,6 +115,7 @@ def parse_partition(
             snapshots=len(snapshots),
             bodies=bodies,
             bodies_read=bodies_read,
+            members_written=con.execute("SELECT count(*) FROM parse_member_changes").fetchone()[0],
             seconds=time.monotonic() - started,
             read_seconds=read_seconds,
         )
@@ -127,8 +131,8 @@ def _write_partition(
 
     runs and run_boards are merged (rows gone deleted, rows changed updated, new rows inserted: a
     reload mostly moves seen times, and rewriting every row costs a checkpoint of the partition);
-    run_members gets only the members of runs in parse_member_rewrites (all runs when
-    `rewrite_members`) and loses those of runs gone; the small tables are replaced.
+    run_members gets the staged members (of the runs in parse_member_changes: all runs when
+    `rewrite_members`) in place of those runs' and runs gone; the small tables are replaced.
     """
     rows = {}
     with transaction(con):
@@ -142,9 +146,7 @@ def _write_partition(
                     sql.DROP_ALL_MEMBERS if rewrite_members else sql.DROP_CHANGED_MEMBERS
                 ):
                     con.execute(statement, params)
-                con.execute(
-                    _insert(table, staged, columns) if rewrite_members else sql.INSERT_MEMBERS
-                )
+                con.execute(_insert(table, staged, columns))
                 con.execute(sql.RECORD_PICKS, params)
             else:
                 con.execute(f"DELETE FROM {table} WHERE {sql.PARTITION}", params)

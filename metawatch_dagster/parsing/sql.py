@@ -2,12 +2,12 @@
 
 Two halves. Reading: bodies not yet in the parse cache are read into `parse_read`, one row per entry
 with its validation reason, run_id and members, in one pass over the JSON; the cache keeps every
-column but the members (`parse_cache.entries`). Rebuilding: the partition's contract rows are derived
+column but the members, of which it keeps a hash (`parse_cache.entries`). Rebuilding: the partition's contract rows are derived
 from the cache and the manifests of every snapshot, which is cheap next to reading JSON, so a reload
 that brings 5% new bodies costs a little more than 5% of a full parse, and its rows equal a full
-rebuild's by construction (the same SQL builds both). Members are written only for runs whose pick
-changed; a pick in a body this parse did not read has that body read again (rare: picks follow the
-newest content, which is what a parse reads).
+rebuild's by construction (the same SQL builds both). Members are written only for runs whose picked
+members' hash changed; a pick in a body this parse did not read has that body read again (rare: picks
+follow the newest content, which is what a parse reads).
 
 Statements take named parameters `$region`, `$period` and, where they read files, a list of paths.
 Temp tables are prefixed `parse_` (work) and `staged_` (rows ready for the contract tables).
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from metawatch_dagster.contract import CONTRACT_TABLES, FULL_BOARD_ENTRIES, column_names
+from metawatch_dagster.contract import FULL_BOARD_ENTRIES
 
 MAX_KEYSTONE_LEVEL = 40
-_MEMBER_COLUMNS = column_names(CONTRACT_TABLES["run_members"])
 PERIOD_SLACK_MS = 24 * 3600 * 1000
 HTTP_DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
 RUN_MEMBERS = 5
@@ -63,6 +62,7 @@ ENTRY_COLUMNS = {
     "duration": "BIGINT",
     "keystone_level": "BIGINT",
     "mythic_rating": "DOUBLE",
+    "members_hash": "UBIGINT",
 }
 ENTRY_DDL = ", ".join(f"{name} {kind}" for name, kind in ENTRY_COLUMNS.items())
 _READ_BODIES = (
@@ -101,7 +101,6 @@ WORK_TABLES = (
     "parse_listings",
     "parse_picked",
     "parse_member_changes",
-    "parse_member_rewrites",
     "parse_merge_targets",
 )
 
@@ -244,6 +243,7 @@ INSERT INTO parse_read
 SELECT body, connected_realm_id, dungeon_id, entry_index, body_period, reason,
        CASE WHEN reason IS NULL AND entry_index IS NOT NULL THEN {_RUN_ID} END,
        g.ranking, g.completed_timestamp, g.duration, g.keystone_level, g.mythic_rating.rating,
+       CASE WHEN reason IS NULL AND entry_index IS NOT NULL THEN hash(g.members) END,
        g.members
 FROM (
     SELECT *, {_REASON} AS reason
@@ -347,7 +347,7 @@ WHERE {PARTITION} AND bad_reason IS NULL
 BUILD_LISTINGS = f"""
 CREATE OR REPLACE TEMP TABLE parse_listings AS
 SELECT e.run_id, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.ranking,
-       e.keystone_level, e.duration, e.completed_timestamp, e.mythic_rating,
+       e.keystone_level, e.duration, e.completed_timestamp, e.mythic_rating, e.members_hash,
        s.first_seen_at, s.last_seen_at,
        (s.content_rank::HUGEINT << 64) + ((2147483647 - e.entry_index)::HUGEINT << 32)
            + (2147483647 - e.connected_realm_id) AS pick_order
@@ -360,12 +360,12 @@ WHERE {_partition_of("e")} AND e.reason IS NULL AND e.entry_index IS NOT NULL
 # One row per run: its seen times over all listings, and its pick: the listing first in pick_order (the
 # body first seen last, i.e. the newest content; ties broken by body, then entry, then board), which
 # gives its plain fields here and its names, specs and factions (`members`). First seen, not last seen:
-# a 304 re-sees every unchanged body, and picks that moved with each fetch would rewrite members every
-# hour.
+# a 304 re-sees every unchanged body without bringing newer content.
 BUILD_PICKED = """
 CREATE OR REPLACE TEMP TABLE parse_picked AS
 SELECT run_id, r.first_seen_at, r.last_seen_at, l.body, l.connected_realm_id, l.dungeon_id,
-       l.entry_index, l.keystone_level, l.duration, l.completed_timestamp, l.mythic_rating
+       l.entry_index, l.keystone_level, l.duration, l.completed_timestamp, l.mythic_rating,
+       l.members_hash
 FROM (
     SELECT run_id, min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
            max(pick_order) AS pick_order
@@ -386,20 +386,18 @@ FROM (SELECT (SELECT count(*) FROM parse_cache.picks WHERE {PARTITION}) AS picks
              (SELECT count(*) FROM runs WHERE {PARTITION}) AS runs)
 """
 
-# Runs whose members must be (re)written: every run, or only those whose pick is new, moved to another
-# listing, or in a body read by this parse (a file rewritten in place keeps its listings' keys).
+# Runs whose members must be (re)written: every run, or only those whose picked members differ from
+# the ones written (their hashes differ): a new run, or a pick moved to a listing with other names,
+# specs or factions. A pick that moves to a listing with the same members writes nothing.
 BUILD_MEMBER_CHANGES_ALL = """
 CREATE OR REPLACE TEMP TABLE parse_member_changes AS SELECT run_id FROM parse_picked
 """
 BUILD_MEMBER_CHANGES = f"""
 CREATE OR REPLACE TEMP TABLE parse_member_changes AS
-SELECT n.run_id, o.run_id IS NOT NULL AS had_members
+SELECT n.run_id
 FROM parse_picked n
-LEFT JOIN (SELECT run_id, {_PICK} FROM parse_cache.picks WHERE {PARTITION}) o USING (run_id)
-WHERE o.run_id IS NULL
-   OR (n.body, n.connected_realm_id, n.dungeon_id, n.entry_index)
-      IS DISTINCT FROM (o.body, o.connected_realm_id, o.dungeon_id, o.entry_index)
-   OR (n.body, n.connected_realm_id, n.dungeon_id) IN (SELECT ({_BOARD_KEY}) FROM parse_to_read)
+LEFT JOIN (SELECT run_id, members_hash FROM parse_cache.picks WHERE {PARTITION}) o USING (run_id)
+WHERE n.members_hash IS DISTINCT FROM o.members_hash
 """
 
 STAGE_RUNS = """
@@ -488,28 +486,9 @@ FROM parse_body_boards b JOIN parse_files f USING (body)
 WHERE f.size IS NULL
 """
 
-# Changed runs that are new, or whose staged members differ from the stored ones (a re-picked run mostly
-# lists the same members): only these are rewritten, sparing run_members deletes that make a checkpoint
-# rewrite it.
-_RE_PICKED = "SELECT run_id FROM parse_member_changes WHERE had_members"
-_STAGED_RE_PICKED = f"""SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members
-    WHERE run_id IN ({_RE_PICKED})"""
-_STORED_RE_PICKED = f"""SELECT {", ".join(_MEMBER_COLUMNS)} FROM run_members
-    WHERE {PARTITION} AND run_id IN ({_RE_PICKED})"""
-BUILD_MEMBER_REWRITES = f"""
-CREATE OR REPLACE TEMP TABLE parse_member_rewrites AS
-SELECT run_id FROM parse_member_changes WHERE NOT had_members
-UNION ALL
-SELECT DISTINCT run_id FROM (
-    ({_STAGED_RE_PICKED} EXCEPT {_STORED_RE_PICKED})
-    UNION ALL
-    ({_STORED_RE_PICKED} EXCEPT {_STAGED_RE_PICKED})
-)
-"""
-
-# run_members is written by difference: the members of rewritten runs and of runs gone are deleted, then
-# the rewritten runs' inserted; the picks of changed runs are recorded anew. Every run goes when the
-# members are rewritten whole.
+# run_members is written by difference: the members of changed runs and of runs gone are deleted, then
+# the changed runs' inserted (staged_run_members holds only those); their picks are recorded anew. Every
+# run goes when the members are rewritten whole.
 _GONE_RUNS = f"""run_id IN (
     SELECT run_id FROM parse_cache.picks WHERE {PARTITION}
     EXCEPT SELECT run_id FROM parse_picked)"""
@@ -518,19 +497,13 @@ DROP_ALL_MEMBERS = tuple(
 )
 DROP_CHANGED_MEMBERS = tuple(
     f"""DELETE FROM {table} WHERE {PARTITION}
-        AND (run_id IN (SELECT run_id FROM {changed}) OR {_GONE_RUNS})"""
-    for table, changed in (
-        ("run_members", "parse_member_rewrites"),
-        ("parse_cache.picks", "parse_member_changes"),
-    )
+        AND (run_id IN (SELECT run_id FROM parse_member_changes) OR {_GONE_RUNS})"""
+    for table in ("run_members", "parse_cache.picks")
 )
-INSERT_MEMBERS = f"""
-INSERT INTO run_members ({", ".join(_MEMBER_COLUMNS)})
-SELECT {", ".join(_MEMBER_COLUMNS)} FROM staged_run_members SEMI JOIN parse_member_rewrites USING (run_id)
-"""
-RECORD_PICKS = f"""
+RECORD_PICKS = """
 INSERT INTO parse_cache.picks
-SELECT $region, $period, run_id, {_PICK} FROM parse_picked SEMI JOIN parse_member_changes USING (run_id)
+SELECT $region, $period, run_id, members_hash FROM parse_picked
+SEMI JOIN parse_member_changes USING (run_id)
 """
 
 

@@ -227,14 +227,32 @@ def test_members_follow_a_run_to_its_newest_listing(
     parse_partition(con, raw_dir, *EU)
     write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", _renamed())], later(60))
 
-    assert parse_partition(con, raw_dir, *EU).rows == {
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.rows == {
         "runs": 3,
         "run_members": 15,
         "run_boards": 3,
         "boards": 1,
         "rejected_entries": 0,
     }
+    assert result.members_written == 1
     assert _renamed_rows(con) == [(1,)]
+    assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
+
+
+def test_a_run_listed_again_with_the_same_members_writes_no_members(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    """The picks move to the newer body, whose members hash as the written ones: nothing to write."""
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    assert parse_partition(con, raw_dir, *EU).members_written == 3
+    write_snapshot(raw_dir, *EU, [(1401, DUNGEON, "200", fixture_bytes(TRIMMED_EU))], later(60))
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert (result.bodies_read, result.members_written) == (1, 0)
+    assert result.rows["run_boards"] == 6
     assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
 
 
