@@ -74,7 +74,10 @@ def dbt_invocation(
     """Start `dbt <args>` on the warehouse for the partitions (none: every partition).
 
     Yields the running invocation (stream or wait on it inside the block); once the block ends
-    without error, the invocation's parse state is kept for the warehouse's next invocation.
+    without error, the invocation's parse state is kept for the warehouse's next invocation. Without
+    a `target_path`, dbt writes to a folder of its own under the project's target/ (about 4 MB),
+    removed once the block ends without error: every partition run makes one. A failed invocation's
+    folder stays for its compiled SQL and logs.
     """
     project_dir = Path(dbt.project_dir)
     target = target_path or _unique_target_path(project_dir, context)
@@ -87,6 +90,8 @@ def dbt_invocation(
         invocation = dbt.cli(args, context=context, target_path=target)
     yield invocation
     _keep_parse_state(invocation.target_path / PARTIAL_PARSE_FILE, kept)
+    if target_path is None:
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
 def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | None) -> Path:

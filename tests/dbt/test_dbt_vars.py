@@ -100,3 +100,32 @@ def test_each_invocation_gets_its_own_partitions_and_the_previous_parse_state(
     ]
     # The second run on a warehouse starts from the first's parse; another warehouse from none.
     assert [seeded for _, seeded in dbt.seen] == [None, b"parsed for 1", None]
+
+
+def test_an_invocation_removes_its_own_target_folder_unless_it_failed(tmp_path: Path) -> None:
+    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+
+    dbt = _RecordingDbt(tmp_path / "project")
+    warehouse = tmp_path / "metawatch.duckdb"
+    target = tmp_path / "project" / "target"
+
+    with dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
+        pass
+    assert sorted(p.name for p in target.iterdir()) == ["parse_state"]
+
+    with pytest.raises(RuntimeError), dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
+        raise RuntimeError("dbt failed")
+    [kept] = [p for p in target.iterdir() if p.name != "parse_state"]
+    assert (kept / "partial_parse.msgpack").exists()
+
+
+def test_a_target_folder_given_by_the_caller_is_left_alone(tmp_path: Path) -> None:
+    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+
+    dbt = _RecordingDbt(tmp_path / "project")
+    given = tmp_path / "docs-target"
+
+    with dbt_invocation(dbt, ["docs"], warehouse_path=tmp_path / "wh.duckdb", target_path=given):
+        pass
+
+    assert (given / "partial_parse.msgpack").exists()
