@@ -22,9 +22,14 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from metawatch_dagster.assets.dbt_invocation import (
+    DBT_EXECUTABLE,
+    MetawatchDbtCliResource,
+    dbt_invocation,
+)
+
 # dbt_env and dbt_vars are re-exported: the bench and the tests import them from here.
 from metawatch_dagster.assets.dbt_invocation import dbt_env as dbt_env
-from metawatch_dagster.assets.dbt_invocation import dbt_invocation
 from metawatch_dagster.assets.dbt_invocation import dbt_vars as dbt_vars
 from metawatch_dagster.config import Settings
 from metawatch_dagster.partitions import period_region_partitions
@@ -32,8 +37,9 @@ from metawatch_dagster.resources import MetawatchResource
 
 
 def _put_interpreter_scripts_on_path() -> None:
-    """dagster-dbt runs `dbt` from PATH; a virtualenv used without activation (`.venv/bin/dagster`,
-    `.venv/bin/pytest`) has it beside the interpreter but not on PATH."""
+    """dagster-dbt's project preparer runs `dbt parse` from PATH (the resource below names its dbt);
+    a virtualenv used without activation (`.venv/bin/dagster`, `.venv/bin/pytest`) has it beside the
+    interpreter but not on PATH."""
     scripts = Path(sys.executable).parent
     if shutil.which("dbt") is None and (scripts / "dbt").exists():
         os.environ["PATH"] = f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -98,7 +104,11 @@ translator = MetawatchDbtTranslator()
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+    return MetawatchDbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(DBT_EXECUTABLE),
+    )
 
 
 def staging_views_to_build(warehouse_path: Path) -> list[str]:
