@@ -3,8 +3,8 @@
 Internal to the parser (schema `parse_cache` of the warehouse), not part of the data contract. Bodies are
 immutable, so a body's extraction never changes; a row is keyed by the body's path relative to its
 partition folder and the board that names it, and stamped with the file's size and mtime so a file
-rewritten in place is read again. It also records a hash of the members written for each run, so a
-reload rewrites only the members of runs whose picked members hash otherwise. The whole schema is
+rewritten in place is read again. It also records the hash of the members written for each run, so a
+reload rewrites a run's members only when those it picks now hash differently. The whole schema is
 stamped with the parser's and DuckDB's versions (DuckDB's hash may change between versions): a parser
 whose extraction differs drops it and starts over, so the cache never goes stale silently.
 """

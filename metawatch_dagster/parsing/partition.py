@@ -33,9 +33,7 @@ class ParseResult:
     snapshots: int = 0
     bodies: int = 0  # distinct body files the partition's manifests name
     bodies_read: int = 0  # of those, the files this parse read (the others came from the cache)
-    members_written: int = (
-        0  # runs whose members this parse (re)wrote: new, or their members changed
-    )
+    members_written: int = 0  # runs whose members this parse wrote: new runs, changed members
     seconds: float = 0.0
     read_seconds: float = 0.0  # of those, reading bodies; the rest rebuilds and writes the rows
 

@@ -2,12 +2,12 @@
 
 Two halves. Reading: bodies not yet in the parse cache are read into `parse_read`, one row per entry
 with its validation reason, run_id and members, in one pass over the JSON; the cache keeps every
-column but the members, of which it keeps a hash (`parse_cache.entries`). Rebuilding: the partition's contract rows are derived
-from the cache and the manifests of every snapshot, which is cheap next to reading JSON, so a reload
-that brings 5% new bodies costs a little more than 5% of a full parse, and its rows equal a full
-rebuild's by construction (the same SQL builds both). Members are written only for runs whose picked
-members' hash changed; a pick in a body this parse did not read has that body read again (rare: picks
-follow the newest content, which is what a parse reads).
+column but the members, of which it keeps a hash (`parse_cache.entries`). Rebuilding: the partition's
+contract rows are derived from the cache and the manifests of every snapshot, which is cheap next to
+reading JSON, so a reload that brings 5% new bodies costs a fraction of a full parse, and its rows
+equal a full rebuild's by construction (the same SQL builds both). Members are written only for runs
+whose picked members' hash changed; a pick in a body this parse did not read has that body read again
+(rare: picks follow the newest content, which is what a parse reads).
 
 Statements take named parameters `$region`, `$period` and, where they read files, a list of paths.
 Temp tables are prefixed `parse_` (work) and `staged_` (rows ready for the contract tables).
