@@ -101,9 +101,9 @@ def write_floor_task(payload: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds}
 
 
-def measure_parse(ctx: BenchContext, raw_dir: Path) -> tuple[Section, list[float]]:
-    """The parse and its floor side by side in each run, each in its own child process; also the
-    parse seconds run by run (the baseline pairs with them)."""
+def measure_parse(ctx: BenchContext, raw_dir: Path) -> tuple[Section, list[dict[str, float]]]:
+    """The parse and its floors side by side in each run, each in its own child process; also the
+    samples run by run (the baseline pairs with them)."""
     facts: dict[str, Any] = {}
 
     def once() -> dict[str, float]:
@@ -136,7 +136,7 @@ def measure_parse(ctx: BenchContext, raw_dir: Path) -> tuple[Section, list[float
         [s["seconds"] for s in samples],
         [s["floor_seconds"] + s["write_floor_seconds"] for s in samples],
     )
-    return Section(figures, facts), [s["seconds"] for s in samples]
+    return Section(figures, facts), samples
 
 
 def parse_vs_floor(samples: list[dict[str, float]]) -> Figure:

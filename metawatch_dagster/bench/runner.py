@@ -59,15 +59,15 @@ def run_bench(
                 return section
 
             step("fetch", fetch)
-            parse_seconds: list[float] = []
+            parse_samples: list[dict[str, float]] = []
 
             def parse() -> Section:
-                section, seconds = measure_parse(ctx, fetched[0])
-                parse_seconds.extend(seconds)
+                section, samples = measure_parse(ctx, fetched[0])
+                parse_samples.extend(samples)
                 return section
 
             step("parse", parse)
-            step("baseline", lambda: measure_baseline(ctx, fetched[0], parse_seconds))
+            step("baseline", lambda: measure_baseline(ctx, fetched[0], parse_samples))
             step("incremental", lambda: measure_incremental(ctx))
             step("dbt", lambda: measure_dbt(ctx, fetched[0]))
             if config.end_to_end:

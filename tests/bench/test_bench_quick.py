@@ -34,6 +34,7 @@ def test_results_json_holds_every_section_with_real_figures(results):
             assert all(isinstance(v, int | float) and math.isfinite(v) for v in values)
             assert figure["min"] <= figure["median"] <= figure["max"]
             assert figure["runs"] == 1
+    assert {"speedup", "speedup_at_floors"} <= set(data["sections"]["baseline"]["figures"])
     assert data["machine"]["cores"] >= 1
     assert data["machine"]["packages"]["duckdb"]
     assert not (results / "work").exists()
