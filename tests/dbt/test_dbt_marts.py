@@ -52,7 +52,10 @@ def _mart(path: Path, mart: str, where: str = "true") -> list[tuple]:
 def built(tmp_path_factory) -> dict:
     """Creates the staging views, then builds three partitions one run at a time, snapshotting the
     marts before the third."""
-    from metawatch_dagster.assets.dbt import dbt_staging, dbt_weekly
+    from metawatch_dagster.assets.dbt import DBT_PROJECT_DIR, dbt_staging, dbt_weekly
+
+    target = DBT_PROJECT_DIR / "target"
+    folders_before = {p for p in target.iterdir() if p.is_dir()}
 
     data_dir = tmp_path_factory.mktemp("data")
     warehouse = generate()
@@ -63,7 +66,9 @@ def built(tmp_path_factory) -> dict:
     results = {key: _materialize(dbt_weekly, data_dir, instance, key) for key in BUILT[:2]}
     before = {m: _mart(data_dir / "metawatch.duckdb", m) for m in WEEKLY_MARTS}
     results[BUILT[2]] = _materialize(dbt_weekly, data_dir, instance, BUILT[2])
+    folders_left = {p for p in target.iterdir() if p.is_dir()} - folders_before
     return {
+        "folders_left": folders_left,
         "data_dir": data_dir,
         "path": data_dir / "metawatch.duckdb",
         "warehouse": warehouse,
@@ -89,6 +94,10 @@ def test_a_new_partition_leaves_the_others_untouched(built) -> None:
         others = _mart(built["path"], mart, "NOT (period = 1002 AND region = 'us')")
         assert others == rows_before, mart
         assert _mart(built["path"], mart, "period = 1002 AND region = 'us'"), mart
+
+
+def test_the_runs_leave_no_dbt_target_folder_behind(built) -> None:
+    assert built["folders_left"] == set()
 
 
 def test_dbt_tests_report_as_asset_checks(built) -> None:
