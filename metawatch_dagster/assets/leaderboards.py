@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from metawatch_dagster.leaderboard_fetch import fetch_partition
-from metawatch_dagster.parsing import parse_partition
+from metawatch_dagster.parsing import drop_cache_before, parse_partition
 from metawatch_dagster.partitions import parse_partition_key, period_region_partitions
 from metawatch_dagster.reference import ReferenceFetcher, ReferenceMissing, ReferenceStore
 from metawatch_dagster.resources import MetawatchResource
@@ -137,13 +137,21 @@ def leaderboard_tables(
     context: dg.AssetExecutionContext, config: ParseConfig, metawatch: MetawatchResource
 ):
     """Runs, rosters and board listings parsed from every snapshot of the partition, replaced in one
-    transaction; entries that cannot be a valid run are quarantined in rejected_entries."""
+    transaction; entries that cannot be a valid run are quarantined in rejected_entries. The parser's
+    cache is kept for the region's current week only (reloads stop when a week ends)."""
     key = parse_partition_key(context.partition_key)
     settings = metawatch.settings()
     with connect(settings.warehouse_path) as con:
         result = parse_partition(con, settings.raw_dir, key.region, key.period, full=config.full)
         checks = run_checks(con, key.region, key.period)
+        current = metawatch.reference().periods(key.region)["current_period"]
+        dropped = drop_cache_before(con, key.region, current)
     context.log.info(f"{key.key}: {result}")
+    if dropped:
+        context.log.info(
+            f"{key.region}: dropped the parse cache of weeks before {current} ({dropped} entries);"
+            " a later load of one of them reads its bodies again"
+        )
     for table in PARSED_TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata={"rows": result.rows[table]})
     week = week_metadata(metawatch.reference(), key.region, key.period)

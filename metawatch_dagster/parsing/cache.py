@@ -6,7 +6,8 @@ partition folder and the board that names it, and stamped with the file's size a
 rewritten in place is read again. It also records the hash of the members written for each run, so a
 reload rewrites a run's members only when those it picks now hash differently. The whole schema is
 stamped with the parser's and DuckDB's versions (DuckDB's hash may change between versions): a parser
-whose extraction differs drops it and starts over, so the cache never goes stale silently.
+whose extraction differs drops it and starts over, so the cache never goes stale silently. The
+pipeline keeps it for each region's current week only (`drop_cache_before`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import duckdb
 
 from metawatch_dagster.parsing.sql import ENTRY_DDL
+from metawatch_dagster.warehouse import transaction
 
 # Bump whenever what is cached changes (columns, reasons, run_id, validation rules, tables).
 PARSER_VERSION = "5"
@@ -59,3 +61,22 @@ def ensure_cache(con: duckdb.DuckDBPyConnection) -> None:
     except BaseException:
         con.rollback()
         raise
+
+
+def drop_cache_before(con: duckdb.DuckDBPyConnection, region: str, period: int) -> int:
+    """Forget everything the cache holds for the region's periods before `period`, in one
+    transaction; returns the entries dropped. Their contract rows stay; a later parse of one of
+    them reads every body again.
+
+    Called with the region's current period: a week that has ended gets no more hourly reloads,
+    which are all the cache speeds up, and its cache outgrows its contract tables (it keeps every
+    body a reload brought)."""
+    ensure_cache(con)
+    where = "region = $region AND period < $period"
+    params = {"region": region, "period": int(period)}
+    with transaction(con):
+        entries = con.execute(f"SELECT count(*) FROM {SCHEMA}.entries WHERE {where}", params)
+        dropped = entries.fetchone()[0]
+        for table in TABLES:
+            con.execute(f"DELETE FROM {SCHEMA}.{table} WHERE {where}", params)
+    return dropped

@@ -100,6 +100,25 @@ def test_a_later_fetch_adds_new_runs_and_keeps_dropped_ones(sandbox, pipeline, d
     assert first_ids - shown_ids, "some runs fell out of the boards in the meantime"
 
 
+def test_a_week_that_has_ended_keeps_no_parse_cache(sandbox, pipeline, data_dir):
+    instance, resources = pipeline
+    region = "eu"
+    current = sandbox.current_period(region)
+    ended = max(p for p, _, _ in sandbox.periods(region) if p < current)
+    instance.add_dynamic_partitions("period", [str(ended), str(current)])
+    for period in (ended, current):
+        load_partition(instance, resources, period, region)
+
+    with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
+        cached = dict(
+            con.execute("SELECT period, count(*) FROM parse_cache.entries GROUP BY 1").fetchall()
+        )
+    assert set(cached) == {current} and cached[current] > 0
+    assert read_partition(data_dir / "metawatch.duckdb", region, ended) == truth_rows(
+        sandbox.truth(region, ended)
+    )
+
+
 def test_reparsing_the_same_snapshots_gives_identical_tables(sandbox, pipeline, data_dir):
     instance, resources = pipeline
     region, period = "eu", sandbox.current_period("eu")

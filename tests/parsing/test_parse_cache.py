@@ -22,7 +22,7 @@ from parse_helpers import (
     write_snapshot,
 )
 
-from metawatch_dagster.parsing import cache, parse_partition, sql
+from metawatch_dagster.parsing import cache, drop_cache_before, parse_partition, sql
 from metawatch_dagster.raw_store import SnapshotWriter, partition_dir
 
 EU = ("eu", 946)
@@ -138,6 +138,39 @@ def test_new_parser_version_drops_the_cache_and_reads_everything(
     assert result.bodies_read == 2
     assert table_state(con) == before
     assert rows(con, "SELECT stamp FROM parse_cache.state") == [(cache.cache_stamp(),)]
+
+
+def test_dropping_the_cache_of_ended_weeks_keeps_their_rows_and_the_current_weeks_cache(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    current, other_region = ("eu", EU[1] + 1), ("us", EU[1])
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", _with_rejected())], later(60))
+    for partition in (current, other_region):
+        write_snapshot(raw_dir, *partition, [(1305, DUNGEON, "200", _board(5))])
+    for partition in (EU, current, other_region):
+        parse_partition(con, raw_dir, *partition)
+    before = table_state(con)
+
+    assert drop_cache_before(con, *current) == 6
+    assert table_state(con) == before
+    for table in cache.TABLES:
+        assert rows(
+            con,
+            f"SELECT count(*) FROM parse_cache.{table} WHERE region = 'eu' AND period < {current[1]}",
+        ) == [(0,)]
+    assert rows(
+        con, "SELECT region, period, count(*) FROM parse_cache.entries GROUP BY ALL ORDER BY 1"
+    ) == [
+        ("eu", current[1], 3),
+        ("us", EU[1], 3),
+    ]
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert (result.bodies_read, result.members_written) == (2, 3)
+    assert result.rejected == {"not_five_members": 1, "bad_keystone_level": 1}
+    assert table_state(con) == before
 
 
 def test_a_body_rewritten_in_place_is_read_again(
