@@ -97,7 +97,8 @@ def test_a_new_partition_leaves_the_others_untouched(built) -> None:
 
 
 def test_the_runs_leave_no_dbt_target_folder_behind(built) -> None:
-    assert built["folders_left"] == set()
+    # parse_state/ holds the parse each warehouse's next invocation starts from: it is meant to stay.
+    assert {folder.name for folder in built["folders_left"]} <= {"parse_state"}
 
 
 def test_dbt_tests_report_as_asset_checks(built) -> None:
