@@ -4,8 +4,6 @@
 the contract tables are then parsed in DuckDB SQL from the union of the partition's snapshots.
 """
 
-from datetime import UTC, datetime
-
 import dagster as dg
 
 from metawatch_dagster.leaderboard_fetch import fetch_partition
@@ -154,8 +152,7 @@ def leaderboard_tables(
         )
     for table in PARSED_TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata={"rows": result.rows[table]})
-    week = week_metadata(metawatch.reference(), key.region, key.period)
-    ended = bool(week) and datetime.fromisoformat(week["week_end"]) < datetime.now(UTC)
+    ended = key.period < current
     yield dg.AssetCheckResult(
         check_name=RUNS_FOR_PAST_PERIOD,
         asset_key="runs",

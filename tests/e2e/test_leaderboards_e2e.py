@@ -11,6 +11,7 @@ import pytest
 
 from metawatch_dagster.assets.leaderboards import (
     PARSED_TABLES,
+    RUNS_FOR_PAST_PERIOD,
     leaderboard_pages,
     leaderboard_tables,
 )
@@ -106,8 +107,15 @@ def test_a_week_that_has_ended_keeps_no_parse_cache(sandbox, pipeline, data_dir)
     current = sandbox.current_period(region)
     ended = max(p for p, _, _ in sandbox.periods(region) if p < current)
     instance.add_dynamic_partitions("period", [str(ended), str(current)])
+    week_ended = {}
     for period in (ended, current):
-        load_partition(instance, resources, period, region)
+        result = load_partition(instance, resources, period, region)
+        [check] = [
+            c for c in result.get_asset_check_evaluations() if c.check_name == RUNS_FOR_PAST_PERIOD
+        ]
+        assert check.passed
+        week_ended[period] = check.metadata["week_ended"].value
+    assert week_ended == {ended: True, current: False}
 
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
         cached = dict(
