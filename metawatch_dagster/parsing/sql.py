@@ -101,6 +101,7 @@ WORK_TABLES = (
     "parse_listings",
     "parse_picked",
     "parse_member_changes",
+    "parse_gone_runs",
     "parse_merge_targets",
 )
 
@@ -489,16 +490,17 @@ WHERE f.size IS NULL
 # run_members is written by difference: the members of changed runs and of runs gone are deleted, then
 # the changed runs' inserted (staged_run_members holds only those); their picks are recorded anew. Every
 # run goes when the members are rewritten whole.
-_GONE_RUNS = f"""run_id IN (
-    SELECT run_id FROM parse_cache.picks WHERE {PARTITION}
-    EXCEPT SELECT run_id FROM parse_picked)"""
-DROP_ALL_MEMBERS = tuple(
-    f"DELETE FROM {table} WHERE {PARTITION}" for table in ("run_members", "parse_cache.picks")
-)
-DROP_CHANGED_MEMBERS = tuple(
-    f"""DELETE FROM {table} WHERE {PARTITION}
-        AND (run_id IN (SELECT run_id FROM parse_member_changes) OR {_GONE_RUNS})"""
-    for table in ("run_members", "parse_cache.picks")
+_MEMBER_TABLES = ("run_members", "parse_cache.picks")
+DROP_ALL_MEMBERS = tuple(f"DELETE FROM {table} WHERE {PARTITION}" for table in _MEMBER_TABLES)
+DROP_CHANGED_MEMBERS = (
+    f"""CREATE OR REPLACE TEMP TABLE parse_gone_runs AS
+        SELECT run_id FROM parse_cache.picks WHERE {PARTITION}
+        EXCEPT SELECT run_id FROM parse_picked""",
+    *(
+        f"""DELETE FROM {table} WHERE {PARTITION} AND run_id IN (
+            SELECT run_id FROM parse_member_changes UNION ALL SELECT run_id FROM parse_gone_runs)"""
+        for table in _MEMBER_TABLES
+    ),
 )
 RECORD_PICKS = """
 INSERT INTO parse_cache.picks
