@@ -182,6 +182,14 @@ def _season(season_id: int, detail: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _period(period_id: int, detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "period": period_id,
+        "start": ms_to_iso(detail["start_timestamp"]),
+        "end": ms_to_iso(detail["end_timestamp"]),
+    }
+
+
 class ReferenceFetcher:
     """Fetches reference data and writes the files; past periods and closed seasons are fetched once."""
 
@@ -207,15 +215,11 @@ class ReferenceFetcher:
         known = {}
         if self.store.seasons_path(region).exists():
             known = {s["season"]: s for s in self.store.seasons(region)["seasons"]}
+        listed = [entry["id"] for entry in index["seasons"]]
         closed = {s for s, k in known.items() if s != current and k["end"]}
-        to_fetch = [e["id"] for e in index["seasons"] if e["id"] not in closed]
+        to_fetch = [s for s in listed if s not in closed]
         details = fetch_each(lambda s: self.client.season(region, s), to_fetch)
-        seasons = [
-            known[entry["id"]]
-            if entry["id"] in closed
-            else _season(entry["id"], details[entry["id"]])
-            for entry in index["seasons"]
-        ]
+        seasons = [_season(s, details[s]) if s in details else known[s] for s in listed]
         value = {"current_season": current, "seasons": sorted(seasons, key=lambda s: s["season"])}
         atomic_write_json(self.store.seasons_path(region), value)
         return value
@@ -232,16 +236,7 @@ class ReferenceFetcher:
             known = {p["period"]: p for p in self.store.periods(region)["periods"]}
         to_fetch = [p for p in wanted if p not in known or p == current]
         details = fetch_each(lambda p: self.client.period(region, p), to_fetch)
-        periods = [
-            {
-                "period": period_id,
-                "start": ms_to_iso(details[period_id]["start_timestamp"]),
-                "end": ms_to_iso(details[period_id]["end_timestamp"]),
-            }
-            if period_id in details
-            else known[period_id]
-            for period_id in wanted
-        ]
+        periods = [_period(p, details[p]) if p in details else known[p] for p in wanted]
         value = {"current_period": current, "periods": periods}
         atomic_write_json(self.store.periods_path(region), value)
         return value
