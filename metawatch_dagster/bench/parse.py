@@ -14,7 +14,7 @@ from metawatch_dagster.bench.figures import Figure, ratio_figure, repeat, summar
 from metawatch_dagster.bench.section import Section
 from metawatch_dagster.contract import PARTITIONED_TABLES
 from metawatch_dagster.parsing import parse_partition
-from metawatch_dagster.parsing.sql import BODY_COLUMNS
+from metawatch_dagster.parsing.sql import BODY_COLUMNS, BODY_FORMATS
 from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
 from metawatch_dagster.warehouse import connect, ensure_schema, transaction
 
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 GB = 1e9
 
-# Every field the parser keeps, the groups unnested into explicit columns.
+# Every field the parser keeps, the groups unnested into explicit columns, read in DuckDB's fastest
+# layout for the sandbox's one-line bodies (as the parse reads them first).
 FLOOR_SQL = f"""
 CREATE TABLE floor AS
 SELECT filename, period, period_start_timestamp, period_end_timestamp, map_challenge_mode_id,
@@ -31,7 +32,7 @@ SELECT filename, period, period_start_timestamp, period_end_timestamp, map_chall
        g.mythic_rating.rating AS mythic_rating, g.members
 FROM (
     SELECT *, unnest(leading_groups) AS g
-    FROM read_json($files, columns = {BODY_COLUMNS}, format = 'unstructured',
+    FROM read_json($files, columns = {BODY_COLUMNS}, format = '{BODY_FORMATS[0]}',
                    hive_partitioning = false, compression = 'gzip', filename = true)
 )
 """

@@ -237,7 +237,7 @@ def _reread_picked_bodies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]
     if not files:
         return
     try:
-        con.execute(sql.REREAD_ENTRIES, {**params, "files": files})
+        _read_in_any_layout(con, sql.REREAD_ENTRIES, {**params, "files": files})
     except duckdb.Error as error:
         raise CachedBodyUnreadableError(
             f"{params['period']}|{params['region']}: a body read before no longer reads"
@@ -245,18 +245,31 @@ def _reread_picked_bodies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]
         ) from error
 
 
+def _read_in_any_layout(
+    con: duckdb.DuckDBPyConnection, by_layout: dict[str, str], params: dict[str, Any]
+) -> None:
+    """Run the read in the fastest layout that reads every file; raises when none does."""
+    for layout in sql.BODY_FORMATS:
+        try:
+            con.execute(by_layout[layout], params)
+            return
+        except duckdb.Error:
+            if layout == sql.ANY_LAYOUT:
+                raise
+
+
 def _read_entries(
     con: duckdb.DuckDBPyConnection, params: dict[str, Any], files: list[str], root: Path
 ) -> None:
     """Read every file in one pass; if that fails, one file at a time, setting the bad ones aside."""
     try:
-        con.execute(sql.READ_ENTRIES, {**params, "files": files})
+        _read_in_any_layout(con, sql.READ_ENTRIES, {**params, "files": files})
         return
     except duckdb.Error:
         pass
     for file in files:
         try:
-            con.execute(sql.READ_ENTRIES, {**params, "files": [file]})
+            con.execute(sql.READ_ENTRIES[sql.ANY_LAYOUT], {**params, "files": [file]})
         except duckdb.Error as error:
             # The detail names the body relative to its partition, so it does not depend on where
             # the raw folder lives.

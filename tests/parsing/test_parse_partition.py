@@ -376,6 +376,47 @@ def test_bodies_that_are_not_one_leaderboard_are_rejected_boards(
     assert result.rows["runs"] == 3
 
 
+def test_a_body_on_one_line_and_pretty_printed_give_the_same_rows(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """Bodies are read as newline-delimited JSON first; a pretty-printed one makes that read fail and
+    the parse read again as unstructured JSON, with the same rows."""
+    compact = encode(fixture_doc(TRIMMED_EU))
+    assert b"\n" not in compact and fixture_bytes(TRIMMED_EU).count(b"\n") > 1
+    write_snapshot(raw_dir, *EU, [(CR, DUNGEON, "200", compact)])
+    parse_partition(con, raw_dir, *EU)
+
+    pretty_raw = tmp_path / "pretty_raw"
+    write_snapshot(pretty_raw, *EU, [(CR, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    with connect(tmp_path / "pretty.duckdb") as pretty:
+        parse_partition(pretty, pretty_raw, *EU)
+        assert table_state(pretty) == table_state(con)
+    assert rows(con, "SELECT count(*) FROM runs") == [(3,)]
+
+
+def test_several_objects_in_one_body_are_a_rejected_board_in_either_layout(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    compact = encode(fixture_doc(TRIMMED_EU))
+    write_snapshot(
+        raw_dir,
+        *EU,
+        [
+            (1401, DUNGEON, "200", compact + b"\n" + compact),  # reads as newline-delimited
+            (1402, DUNGEON, "200", compact + compact),  # only as unstructured
+            (CR, DUNGEON, "200", compact),
+        ],
+    )
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert rows(con, "SELECT connected_realm_id, reason FROM rejected_entries ORDER BY 1") == [
+        (1401, "invalid_json"),
+        (1402, "invalid_json"),
+    ]
+    assert result.rows["runs"] == 3
+
+
 def test_manifest_of_another_partition_is_refused(
     raw_dir: Path, con: duckdb.DuckDBPyConnection
 ) -> None:
