@@ -38,6 +38,9 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("dbt", "one_partition_seconds", "dbt: one new partition, models", "s"),
     ("dbt", "one_partition_share", "dbt: one partition vs full refresh", ""),
     ("end_to_end", "seconds", "end to end: empty → marts, one region-week", "s"),
+    ("end_to_end", "run_seconds", "end to end: of which the partition's run", "s"),
+    ("end_to_end", "reload_seconds", "end to end: the same command after ~5% changed", "s"),
+    ("end_to_end", "reload_run_seconds", "end to end: of which the partition's run (hourly)", "s"),
 )
 
 

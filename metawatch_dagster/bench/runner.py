@@ -68,10 +68,11 @@ def run_bench(
 
             step("parse", parse)
             step("baseline", lambda: measure_baseline(ctx, fetched[0], parse_samples))
-            step("incremental", lambda: measure_incremental(ctx))
+            incremental = step("incremental", lambda: measure_incremental(ctx))
             step("dbt", lambda: measure_dbt(ctx, fetched[0]))
             if config.end_to_end:
-                step("end_to_end", lambda: measure_end_to_end(ctx))
+                reload_step_s = incremental.facts["clock_step_s"]
+                step("end_to_end", lambda: measure_end_to_end(ctx, reload_step_s))
             facts = {"boards": len(ctx.plan.boards), "partition": ctx.partition_key}
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -4,13 +4,16 @@ DAGSTER_HOME, one line per partition, and a rebuild that makes no API call."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
+from metawatch_dagster.bench.end_to_end import EndToEndError, partition_run_seconds
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .warehouse_rows import read_partition, truth_rows
@@ -39,6 +42,7 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
         load = metawatch(["load", "--region", "eu", "--period", "current", "--no-publish"], env)
         assert load.returncode == 0, load.stdout + load.stderr
         assert f"ok      {period}|eu" in load.stdout
+        assert partition_run_seconds(load.stdout, f"{period}|eu") > 0  # as the bench reads it
         loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
         assert loaded == truth_rows(sandbox.truth("eu", period))
 
@@ -51,6 +55,8 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
         failed = metawatch(["load", "--region", "eu", "--period", "99999", "--no-publish"], env)
         assert failed.returncode == 1
         assert "FAILED  99999|eu" in failed.stdout
+        with pytest.raises(EndToEndError, match=re.escape("no successful run of 99999|eu")):
+            partition_run_seconds(failed.stdout, "99999|eu")
 
     instance = dg.DagsterInstance.from_config(str(home))
     try:
