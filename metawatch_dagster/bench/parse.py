@@ -14,7 +14,7 @@ from metawatch_dagster.bench.figures import Figure, ratio_figure, repeat, summar
 from metawatch_dagster.bench.section import Section
 from metawatch_dagster.contract import PARTITIONED_TABLES
 from metawatch_dagster.parsing import parse_partition
-from metawatch_dagster.parsing.sql import BODY_COLUMNS, BODY_FORMATS
+from metawatch_dagster.parsing.sql import BODY_COLUMNS, BODY_LAYOUTS
 from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
 from metawatch_dagster.warehouse import connect, ensure_schema, transaction
 
@@ -32,7 +32,7 @@ SELECT filename, period, period_start_timestamp, period_end_timestamp, map_chall
        g.mythic_rating.rating AS mythic_rating, g.members
 FROM (
     SELECT *, unnest(leading_groups) AS g
-    FROM read_json($files, columns = {BODY_COLUMNS}, format = '{BODY_FORMATS[0]}',
+    FROM read_json($files, columns = {BODY_COLUMNS}, format = '{BODY_LAYOUTS[0]}',
                    hive_partitioning = false, compression = 'gzip', filename = true)
 )
 """

@@ -249,7 +249,7 @@ def _read_in_any_layout(
     con: duckdb.DuckDBPyConnection, by_layout: dict[str, str], params: dict[str, Any]
 ) -> None:
     """Run the read in the fastest layout that reads every file; raises when none does."""
-    for layout in sql.BODY_FORMATS:
+    for layout in sql.BODY_LAYOUTS:
         try:
             con.execute(by_layout[layout], params)
             return

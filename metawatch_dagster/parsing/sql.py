@@ -68,8 +68,8 @@ ENTRY_DDL = ", ".join(f"{name} {kind}" for name, kind in ENTRY_COLUMNS.items())
 # The layouts a body is read as, fastest first. Blizzard and the sandbox send a body on one line, which
 # DuckDB reads about a quarter faster as newline-delimited JSON; a body laid out over several lines (a
 # pretty-printed fixture, say) fails that read, and unstructured JSON takes any layout.
-BODY_FORMATS = ("newline_delimited", "unstructured")
-ANY_LAYOUT = BODY_FORMATS[-1]
+BODY_LAYOUTS = ("newline_delimited", "unstructured")
+ANY_LAYOUT = BODY_LAYOUTS[-1]
 
 
 def _read_bodies(layout: str) -> str:
@@ -281,8 +281,8 @@ FROM (
 """
 
 
-# By layout, as BODY_FORMATS.
-READ_ENTRIES = {layout: _read_entries("parse_to_read", layout) for layout in BODY_FORMATS}
+# By layout, as BODY_LAYOUTS.
+READ_ENTRIES = {layout: _read_entries("parse_to_read", layout) for layout in BODY_LAYOUTS}
 
 CACHE_ENTRIES = f"""
 INSERT INTO parse_cache.entries SELECT $region, $period, {", ".join(ENTRY_COLUMNS)} FROM parse_read
@@ -435,7 +435,7 @@ JOIN parse_files f USING (body)
 ANTI JOIN parse_to_read t USING ({_BOARD_KEY})
 """
 REREAD_FILES = "SELECT DISTINCT body_file FROM parse_reread ORDER BY 1"
-REREAD_ENTRIES = {layout: _read_entries("parse_reread", layout) for layout in BODY_FORMATS}
+REREAD_ENTRIES = {layout: _read_entries("parse_reread", layout) for layout in BODY_LAYOUTS}
 
 # The members of the runs in parse_member_changes, from the entry of each run's pick.
 STAGE_RUN_MEMBERS = f"""
