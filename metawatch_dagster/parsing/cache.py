@@ -49,18 +49,13 @@ def ensure_cache(con: duckdb.DuckDBPyConnection) -> None:
     stamps = [row[0] for row in con.execute(f"SELECT stamp FROM {SCHEMA}.state").fetchall()]
     if stamps == [cache_stamp()]:
         return
-    con.begin()
-    try:
+    with transaction(con):
         for table in TABLES:
             con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{table}")
         for table, columns in TABLES.items():
             con.execute(f"CREATE TABLE {SCHEMA}.{table} ({columns})")
         con.execute(f"DELETE FROM {SCHEMA}.state")
         con.execute(f"INSERT INTO {SCHEMA}.state VALUES ($stamp)", {"stamp": cache_stamp()})
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
 
 
 def drop_cache_before(con: duckdb.DuckDBPyConnection, region: str, period: int) -> int:
