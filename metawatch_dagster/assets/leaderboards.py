@@ -147,7 +147,7 @@ def leaderboard_tables(
     context.log.info(f"{key.key}: {result}")
     if dropped:
         context.log.info(
-            f"{key.region}: dropped the parse cache of weeks before {current} ({dropped} entries);"
+            f"{key.region}: dropped the parse cache of weeks before {current} ({dropped} bodies);"
             " a later load of one of them reads its bodies again"
         )
     for table in PARSED_TABLES:

@@ -2,9 +2,10 @@
 
 Every entry is handled in DuckDB SQL (see `sql.py`). A parse reads only the bodies its cache lacks
 (all of them on the first parse or with `full=True`), then rebuilds the partition's rows from the cache
-and every manifest; run_members, the largest table, is updated by difference. Python lists and stats
-files and, when a bulk read of the bodies fails, reads them one file at a time to set the broken ones
-aside as rejected boards.
+and every manifest; run_members, the largest table, is updated by difference. Bodies superseded on
+their board are folded in the cache (see `cache.py`), so it grows with the runs, not the reloads.
+Python lists and stats files and, when a bulk read of the bodies fails, reads them one file at a time
+to set the broken ones aside as rejected boards.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ParseResult:
     snapshots: int = 0
     bodies: int = 0  # distinct body files the partition's manifests name
     bodies_read: int = 0  # of those, the files this parse read (the others came from the cache)
+    bodies_folded: int = 0  # bodies superseded on their board that this parse folded in the cache
     members_written: int = 0  # runs whose members this parse wrote: new runs, changed members
     seconds: float = 0.0
     read_seconds: float = 0.0  # of those, reading bodies; the rest rebuilds and writes the rows
@@ -43,7 +45,7 @@ class ParseResult:
         rejected = " ".join(f"{r}={n}" for r, n in sorted(self.rejected.items())) or "none"
         return (
             f"{self.period}|{self.region}: {self.snapshots} snapshots, {self.bodies} bodies"
-            f" ({self.bodies_read} read), boards {statuses or 'none'}; {tables}"
+            f" ({self.bodies_read} read, {self.bodies_folded} folded), boards {statuses or 'none'}; {tables}"
             f" (members of {self.members_written} runs written);"
             f" rejected {rejected}; {self.seconds:.2f}s ({self.read_seconds:.2f}s reading)"
         )
@@ -78,6 +80,9 @@ def parse_partition(
         for statement in (sql.BUILD_MANIFEST, sql.BUILD_BODY_BOARDS, sql.BUILD_BODY_SEEN):
             con.execute(statement)
         bodies = _stat_bodies(con, root)
+        # Folded entries are gone from the cache: a folded body changed or seen again is read anew
+        # with every other body, as a rebuild would.
+        full = full or not con.execute(sql.FOLDED_INTACT, params).fetchone()[0]
         reading = time.monotonic()
         bodies_read = _update_cache(con, params, root, full)
         read_seconds = time.monotonic() - reading
@@ -90,6 +95,7 @@ def parse_partition(
             sql.BUILD_REREAD,
         ):
             con.execute(statement, _used(statement, params))
+        bodies_folded = _fold_superseded(con, params)
         reading = time.monotonic()
         _reread_picked_bodies(con, params)
         read_seconds += time.monotonic() - reading
@@ -113,6 +119,7 @@ def parse_partition(
             snapshots=len(snapshots),
             bodies=bodies,
             bodies_read=bodies_read,
+            bodies_folded=bodies_folded,
             members_written=con.execute("SELECT count(*) FROM parse_member_changes").fetchone()[0],
             seconds=time.monotonic() - started,
             read_seconds=read_seconds,
@@ -229,6 +236,18 @@ def _update_cache(
             con.execute(sql.READ_RAW_ENTRIES, {"files": rejected_files})
             con.execute(sql.RECORD_REJECTED, params)
     return len(files)
+
+
+def _fold_superseded(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> int:
+    """Fold the cached bodies superseded on their board since the last fold, once they are due
+    (see `sql.FOLD_DUE` and `sql.FOLD`); returns how many were folded."""
+    con.execute(sql.BUILD_TO_FOLD, params)
+    if not con.execute(sql.FOLD_DUE, params).fetchone()[0]:
+        return 0
+    with transaction(con):
+        for statement in sql.FOLD:
+            con.execute(statement, _used(statement, params))
+    return con.execute("SELECT count(*) FROM parse_to_fold").fetchone()[0]
 
 
 def _reread_picked_bodies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:

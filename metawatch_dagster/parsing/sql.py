@@ -7,7 +7,9 @@ contract rows are derived from the cache and the manifests of every snapshot, wh
 reading JSON, so a reload that brings 5% new bodies costs a fraction of a full parse, and its rows
 equal a full rebuild's by construction (the same SQL builds both). Members are written only for runs
 whose picked members' hash changed; a pick in a body this parse did not read has that body read again
-(rare: picks follow the newest content, which is what a parse reads).
+(rare: picks follow the newest content, which is what a parse reads). Bodies superseded on their board
+are folded: their listings merged per run and board into `parse_cache.folded`, which the rebuild reads
+beside the entries of the other bodies (min, max and pick are the same over the merged rows).
 
 Statements take named parameters `$region`, `$period` and, where they read files, a list of paths.
 Temp tables are prefixed `parse_` (work) and `staged_` (rows ready for the contract tables).
@@ -65,6 +67,27 @@ ENTRY_COLUMNS = {
     "members_hash": "UBIGINT",
 }
 ENTRY_DDL = ", ".join(f"{name} {kind}" for name, kind in ENTRY_COLUMNS.items())
+# A listing: a valid entry with the board naming it and the times its body was seen. A folded row has
+# these columns too, as the listings of folded bodies merged per run and board.
+_LISTING_FIELDS = (
+    "run_id",
+    "body",
+    "connected_realm_id",
+    "dungeon_id",
+    "entry_index",
+    "ranking",
+    "keystone_level",
+    "duration",
+    "completed_timestamp",
+    "mythic_rating",
+    "members_hash",
+)
+FOLDED_COLUMNS = {
+    **{name: ENTRY_COLUMNS[name] for name in _LISTING_FIELDS},
+    "first_seen_at": "TIMESTAMP",
+    "last_seen_at": "TIMESTAMP",
+}
+FOLDED_DDL = ", ".join(f"{name} {kind}" for name, kind in FOLDED_COLUMNS.items())
 # The layouts a body is read as, fastest first. Blizzard and the sandbox send a body on one line, which
 # DuckDB reads about a quarter faster as newline-delimited JSON; a body laid out over several lines (a
 # pretty-printed fixture, say) fails that read, and unstructured JSON takes any layout.
@@ -109,6 +132,8 @@ WORK_TABLES = (
     "parse_raw_entries",
     "parse_good_bodies",
     "parse_listings",
+    "parse_to_fold",
+    "parse_folded",
     "parse_picked",
     "parse_member_changes",
     "parse_gone_runs",
@@ -164,10 +189,24 @@ SELECT unnest($bodies) AS body, unnest($body_files) AS body_file,
        unnest($sizes)::BIGINT AS size, unnest($mtimes)::BIGINT AS mtime_ns
 """
 
+# Is every folded body still named by its board, unchanged on disk and seen at the times it was folded
+# with? Then the folded rows still hold what its entries would give; otherwise the parse starts over.
+FOLDED_INTACT = f"""
+SELECT count(*) = 0 FROM parse_cache.bodies c
+WHERE {_partition_of("c")} AND c.folded_first_seen_at IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM parse_body_boards b JOIN parse_files f USING (body) JOIN parse_body_seen s USING (body)
+    WHERE b.body = c.body AND b.connected_realm_id = c.connected_realm_id
+      AND b.dungeon_id = c.dungeon_id
+      AND f.size IS NOT DISTINCT FROM c.size AND f.mtime_ns IS NOT DISTINCT FROM c.mtime_ns
+      AND s.first_seen_at = c.folded_first_seen_at AND s.last_seen_at = c.folded_last_seen_at)
+"""
+
 # Cache rows to drop before reading: everything on a forced full parse; otherwise bodies no manifest
 # names any more and bodies whose file changed since it was read. Then entries whose body row is gone
 # (also those an interrupted read left behind).
-DROP_ALL_CACHED = (f"DELETE FROM parse_cache.bodies WHERE {PARTITION}",)
+DROP_ALL_CACHED = tuple(
+    f"DELETE FROM parse_cache.{table} WHERE {PARTITION}" for table in ("bodies", "folded")
+)
 DROP_STALE_CACHED = (
     f"""DELETE FROM parse_cache.bodies c WHERE {_partition_of("c")} AND NOT EXISTS (
         SELECT 1 FROM parse_body_boards b JOIN parse_files f USING (body)
@@ -290,7 +329,8 @@ INSERT INTO parse_cache.entries SELECT $region, $period, {", ".join(ENTRY_COLUMN
 
 # A cache row per board read: bad when unreadable, not exactly one JSON object, or without a period.
 RECORD_BODIES = f"""
-INSERT INTO parse_cache.bodies
+INSERT INTO parse_cache.bodies (region, period, {_BOARD_KEY}, size, mtime_ns, entries, bad_reason,
+                                bad_detail)
 SELECT $region, $period, t.body, t.connected_realm_id, t.dungeon_id, t.size, t.mtime_ns,
        CASE WHEN bad.reason IS NULL THEN facts.entries END,
        bad.reason, bad.detail
@@ -356,22 +396,106 @@ SELECT {_BOARD_KEY}, entries FROM parse_cache.bodies
 WHERE {PARTITION} AND bad_reason IS NULL
 """
 
-# Every valid listing of a run by a board, with the times its body was seen and the run's plain fields.
+
+def _pick_order(alias: str) -> str:
+    return (
+        f"(s.content_rank::HUGEINT << 64) + ((2147483647 - {alias}.entry_index)::HUGEINT << 32)"
+        f" + (2147483647 - {alias}.connected_realm_id)"
+    )
+
+
+def _listing_fields(alias: str) -> str:
+    return ", ".join(f"{alias}.{name}" for name in _LISTING_FIELDS)
+
+
+# Every valid listing of a run by a board, with the times its body was seen and the run's plain fields;
+# then the folded rows, each standing for the listings of folded bodies of one run and board.
 # `pick_order` ranks listings for the pick: the newest content first, then the lower entry, then the
 # lower board. It is unique: a body's valid entries all share its dungeon, so body, connected realm and
 # entry name one listing; entry indexes and realm ids are below 2^31, so the parts cannot overlap.
 BUILD_LISTINGS = f"""
 CREATE OR REPLACE TEMP TABLE parse_listings AS
-SELECT e.run_id, e.body, e.connected_realm_id, e.dungeon_id, e.entry_index, e.ranking,
-       e.keystone_level, e.duration, e.completed_timestamp, e.mythic_rating, e.members_hash,
-       s.first_seen_at, s.last_seen_at,
-       (s.content_rank::HUGEINT << 64) + ((2147483647 - e.entry_index)::HUGEINT << 32)
-           + (2147483647 - e.connected_realm_id) AS pick_order
+SELECT {_listing_fields("e")}, s.first_seen_at, s.last_seen_at, {_pick_order("e")} AS pick_order
 FROM parse_cache.entries e
 JOIN parse_good_bodies USING ({_BOARD_KEY})
 JOIN parse_body_seen s USING (body)
 WHERE {_partition_of("e")} AND e.reason IS NULL AND e.entry_index IS NOT NULL
+UNION ALL
+SELECT {_listing_fields("f")}, f.first_seen_at, f.last_seen_at, {_pick_order("f")}
+FROM parse_cache.folded f
+JOIN parse_body_seen s USING (body)
+WHERE {_partition_of("f")}
 """
+
+# Good bodies not folded yet that are superseded on their board: another body of the board was first
+# seen after this one was last seen (a 304 names the board's newest body, so this one is never seen
+# again).
+BUILD_TO_FOLD = f"""
+CREATE OR REPLACE TEMP TABLE parse_to_fold AS
+SELECT c.body, c.connected_realm_id, c.dungeon_id, c.entries, s.first_seen_at, s.last_seen_at
+FROM parse_cache.bodies c
+JOIN parse_body_seen s USING (body)
+WHERE {_partition_of("c")} AND c.bad_reason IS NULL AND c.folded_first_seen_at IS NULL AND EXISTS (
+    SELECT 1 FROM parse_body_boards n JOIN parse_body_seen ns USING (body)
+    WHERE n.connected_realm_id = c.connected_realm_id AND n.dungeon_id = c.dungeon_id
+      AND ns.first_seen_at > s.last_seen_at)
+"""
+
+# Folding rewrites the folded rows of every run and board the folded bodies list, so it waits until the
+# bodies superseded since the last fold hold as many entries as the current ones: the cache's entries stay
+# under twice the current bodies', and reloads that each bring 5-8% new boards fold about every twelfth.
+FOLD_DUE = f"""
+SELECT count(*) > 0 AND sum(entries) >= (
+    SELECT sum(entries) FROM parse_cache.bodies
+    WHERE {PARTITION} AND bad_reason IS NULL AND folded_first_seen_at IS NULL
+) - sum(entries)
+FROM parse_to_fold
+"""
+
+# What a folded row keeps of its pick: the listing's own fields, as a struct to take them in one arg_max.
+_PICKED_FIELDS = tuple(
+    name
+    for name in _LISTING_FIELDS
+    if name not in ("run_id", "connected_realm_id", "dungeon_id", "ranking")
+)
+_PICKED = "{" + ", ".join(f"'{name}': {name}" for name in _PICKED_FIELDS) + "}"
+_FOLDED_VALUES = ", ".join(
+    f"pick.{name}" if name in _PICKED_FIELDS else name for name in FOLDED_COLUMNS
+)
+
+# Folding, in one transaction: the folded rows of the runs and boards the bodies folded now list are
+# rebuilt from their listings in every folded body, before and now (the same minimum, maximum and pick
+# the rows take of them); then the entries of the bodies folded now are dropped and the times they were
+# seen recorded.
+FOLD = (
+    f"""CREATE OR REPLACE TEMP TABLE parse_folded AS
+        SELECT run_id, connected_realm_id, dungeon_id, min(ranking) AS ranking,
+               min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
+               arg_max({_PICKED}, pick_order) AS pick
+        FROM parse_listings
+        SEMI JOIN (
+            SELECT {_BOARD_KEY} FROM parse_cache.bodies
+            WHERE {PARTITION} AND folded_first_seen_at IS NOT NULL
+            UNION ALL SELECT {_BOARD_KEY} FROM parse_to_fold
+        ) USING ({_BOARD_KEY})
+        SEMI JOIN (
+            SELECT run_id, connected_realm_id FROM parse_listings
+            SEMI JOIN parse_to_fold USING ({_BOARD_KEY})
+        ) USING (run_id, connected_realm_id)
+        GROUP BY run_id, connected_realm_id, dungeon_id""",
+    f"""DELETE FROM parse_cache.folded f WHERE {_partition_of("f")} AND EXISTS (
+        SELECT 1 FROM parse_folded n
+        WHERE n.run_id = f.run_id AND n.connected_realm_id = f.connected_realm_id)""",
+    f"INSERT INTO parse_cache.folded SELECT $region, $period, {_FOLDED_VALUES} FROM parse_folded",
+    f"""DELETE FROM parse_cache.entries e WHERE {_partition_of("e")} AND EXISTS (
+        SELECT 1 FROM parse_to_fold t WHERE t.body = e.body
+          AND t.connected_realm_id = e.connected_realm_id AND t.dungeon_id = e.dungeon_id)""",
+    f"""UPDATE parse_cache.bodies c
+        SET folded_first_seen_at = t.first_seen_at, folded_last_seen_at = t.last_seen_at
+        FROM parse_to_fold t
+        WHERE {_partition_of("c")} AND t.body = c.body
+          AND t.connected_realm_id = c.connected_realm_id AND t.dungeon_id = c.dungeon_id""",
+)
 
 # One row per run: its seen times over all listings, and its pick: the listing first in pick_order (the
 # body first seen last, i.e. the newest content; ties broken by body, then entry, then board), which

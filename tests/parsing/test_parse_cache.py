@@ -99,6 +99,13 @@ def test_each_reload_reads_only_new_bodies_and_equals_a_full_rebuild(
 
     assert read == [3, 2, 2, 1]
     assert result.bodies == 8 and result.snapshots == 4
+    # The good bodies superseded on their board (the first of 1305, 1401 and 1402: 9 entries) hold fewer
+    # entries than the four current ones (11): folding them is not due yet.
+    assert rows(
+        con,
+        "SELECT count(*) FROM parse_cache.bodies WHERE folded_first_seen_at IS NOT NULL"
+        " UNION ALL SELECT count(DISTINCT body) FROM parse_cache.entries",
+    ) == [(0,), (7,)]
     assert result.rejected == {"bad_keystone_level": 1, "not_five_members": 1, "invalid_json": 1}
     # The run that dropped off board 1401 keeps its first sighting's times; 304s extended the rest.
     assert rows(
@@ -152,7 +159,7 @@ def test_dropping_the_cache_of_ended_weeks_keeps_their_rows_and_the_current_week
         parse_partition(con, raw_dir, *partition)
     before = table_state(con)
 
-    assert drop_cache_before(con, *current) == 6
+    assert drop_cache_before(con, *current) == 2
     assert table_state(con) == before
     for table in cache.TABLES:
         assert rows(
@@ -240,6 +247,70 @@ def test_interrupted_read_leaves_no_half_cached_body(
     assert result.bodies_read == 1
     assert result.rows["runs"] == 1 and result.rows["rejected_entries"] == 2
     assert rows(con, "SELECT count(*) FROM parse_cache.entries") == [(3,)]
+
+
+def _reranked(hour: int) -> bytes:
+    """The trimmed board an hour later: its rankings moved down by the hour, its ratings up, and
+    its runs those of the even or the odd hours."""
+    doc = fixture_doc(TRIMMED_EU)
+    for group in doc["leading_groups"]:
+        group["ranking"] += hour
+        group["mythic_rating"]["rating"] += hour
+        group["duration"] += hour % 2
+    return encode(doc)
+
+
+def test_hourly_new_bodies_fold_into_one_cached_row_per_run_and_board(
+    tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    """A board with new content every hour, its runs leaving and coming back with other rankings:
+    each superseded body holds as many entries as the current one, so it is folded at once; the cache
+    keeps the newest body's entries and one folded row per run, and each reload equals a rebuild (seen
+    times, best rankings and picks over every body)."""
+    folded = []
+    for hour in range(6):
+        body = ("200", _reranked(hour)) if hour < 5 else ("304", None)  # the last re-sees hour 4
+        write_snapshot(raw_dir, *EU, [(1305, DUNGEON, *body)], later(60 * hour))
+        folded.append(parse_partition(con, raw_dir, *EU).bodies_folded)
+        assert rebuilt_state(raw_dir, tmp_path / f"rebuilt-{hour}.duckdb", *EU) == table_state(con)
+
+    assert folded == [0, 1, 1, 1, 1, 0]
+    assert rows(
+        con,
+        "SELECT count(*) FILTER (WHERE folded_first_seen_at IS NOT NULL), count(*)"
+        " FROM parse_cache.bodies",
+    ) == [(4, 5)]
+    assert rows(con, "SELECT count(*), count(DISTINCT body) FROM parse_cache.entries") == [(3, 1)]
+    assert rows(con, "SELECT count(*), count(DISTINCT run_id) FROM parse_cache.folded") == [(6, 6)]
+    # The runs of the odd hours were first listed an hour in, ranked best then, and last seen at 3h,
+    # with the ratings of their newest listing (folded too).
+    odd_hours = "WHERE first_seen_at > (SELECT min(first_seen_at) FROM runs)"
+    assert rows(
+        con,
+        f"SELECT min(best_ranking), min(first_seen_at), max(last_seen_at) FROM run_boards {odd_hours}",
+    ) == [(2, naive(later(60)), naive(later(180)))]
+    assert rows(con, f"SELECT min(mythic_rating) FROM runs {odd_hours}") == [(3,)]
+
+
+@pytest.mark.parametrize("change", ["deleted", "rewritten"])
+def test_a_folded_body_gone_or_changed_makes_the_parse_read_everything_again(
+    change: str, tmp_path: Path, raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", fixture_bytes(TRIMMED_EU))])
+    write_snapshot(raw_dir, *EU, [(1305, DUNGEON, "200", _board(10))], later(60))
+    parse_partition(con, raw_dir, *EU)
+    assert rows(con, "SELECT count(*) FROM parse_cache.folded") == [(3,)]
+    folded = min(partition_dir(raw_dir, *EU).glob("snapshot=*/boards/*.json.gz"))
+    if change == "deleted":
+        folded.unlink()
+    else:
+        folded.write_bytes(gzip.compress(_board(20)))
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.bodies_read == (1 if change == "deleted" else 2)
+    assert result.rows["runs"] == (3 if change == "deleted" else 6)
+    assert rebuilt_state(raw_dir, tmp_path / "rebuilt.duckdb", *EU) == table_state(con)
 
 
 def _renamed() -> bytes:
