@@ -45,7 +45,8 @@ class ParseResult:
         rejected = " ".join(f"{r}={n}" for r, n in sorted(self.rejected.items())) or "none"
         return (
             f"{self.period}|{self.region}: {self.snapshots} snapshots, {self.bodies} bodies"
-            f" ({self.bodies_read} read, {self.bodies_folded} folded), boards {statuses or 'none'}; {tables}"
+            f" ({self.bodies_read} read, {self.bodies_folded} folded),"
+            f" boards {statuses or 'none'}; {tables}"
             f" (members of {self.members_written} runs written);"
             f" rejected {rejected}; {self.seconds:.2f}s ({self.read_seconds:.2f}s reading)"
         )
