@@ -20,6 +20,8 @@ class BenchConfig:
     incremental_share: float = 0.05  # the share of boards the incremental hour should see changed
     # The first guess at the simulated seconds that change that share (calibrated on the warm-up).
     incremental_step_s: float = 40.0
+    # The hourly reload whose parse is measured after the ones before it (most boards change each hour).
+    later_reload_hours: int = 4
     dbt_periods: int = 12
     dbt_regions: tuple[str, ...] = ("eu", "us")
     end_to_end: bool = True

@@ -68,6 +68,7 @@ def parse_task(payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "read_seconds": result.read_seconds,
+        "bodies_folded": result.bodies_folded,
         "rows": result.rows,
         "bodies": result.bodies,
     }

@@ -34,6 +34,8 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("incremental", "parse_seconds", "incremental: parse", "s"),
     ("incremental", "dbt_seconds", "incremental: dbt models", "s"),
     ("incremental", "time_share", "incremental: parse + dbt vs full load", ""),
+    ("incremental", "later_parse_seconds", "incremental: parse of a later hourly reload", "s"),
+    ("incremental", "later_vs_full_parse", "incremental: that parse vs the full week's", "×"),
     ("dbt", "full_refresh_seconds", "dbt: full refresh, models", "s"),
     ("dbt", "one_partition_seconds", "dbt: one new partition, models", "s"),
     ("dbt", "one_partition_share", "dbt: one partition vs full refresh", ""),

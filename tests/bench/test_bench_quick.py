@@ -49,6 +49,13 @@ def test_counts_match_the_planned_week(results):
     assert fetch["retries"]["median"] == 0
     assert fetch["rate_limited"]["median"] == 0
     assert data["sections"]["incremental"]["figures"]["requests"]["median"] == boards
+    later = data["sections"]["incremental"]["facts"]["later_reload"]
+    # Four hourly reloads fetched, the three before the measured one parsed once. At this scale an hour
+    # changes too few boards for a fold to be due: the cache keeps the full week's entries and more.
+    assert len(later["status_200_by_hour"]) == later["hours"] == 4
+    assert len(later["parse_seconds_by_hour"]) == 3
+    assert later["cached_folded"] == later["bodies_folded"] == 0
+    assert later["cached_entries"] > data["sections"]["fetch"]["figures"]["entries"]["median"]
     parse = data["sections"]["parse"]
     assert (
         parse["facts"]["floor_entries"] == data["sections"]["fetch"]["figures"]["entries"]["median"]
