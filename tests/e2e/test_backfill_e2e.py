@@ -45,24 +45,7 @@ def test_backfill_of_three_periods_two_regions(tmp_path, data_dir):
             # Only the backfill runs here: the sensor and schedules are tested on their own.
             "METAWATCH_AUTOMATION": "stopped",
         }
-        run_cli([str(BIN / "metawatch"), "sync-periods", "--season", "current"], env)
-        periods = sorted(p for p, _, _ in sandbox.periods("eu"))[-3:]
-        keys = [partition_key(p, r) for p in periods for r in REGIONS]
-        run_cli(
-            [
-                str(BIN / "dagster"),
-                "job",
-                "backfill",
-                "-w",
-                "workspace.yaml",
-                "-j",
-                "load_partition",
-                "--partitions",
-                ",".join(keys),
-                "--noprompt",
-            ],
-            env,
-        )
+        # The daemon starts first, as it runs in a deployment: its start overlaps the commands.
         daemon = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
             cwd=REPO,
@@ -71,6 +54,24 @@ def test_backfill_of_three_periods_two_regions(tmp_path, data_dir):
             stderr=subprocess.DEVNULL,
         )
         try:
+            run_cli([str(BIN / "metawatch"), "sync-periods", "--season", "current"], env)
+            periods = sorted(p for p, _, _ in sandbox.periods("eu"))[-3:]
+            keys = [partition_key(p, r) for p in periods for r in REGIONS]
+            run_cli(
+                [
+                    str(BIN / "dagster"),
+                    "job",
+                    "backfill",
+                    "-w",
+                    "workspace.yaml",
+                    "-j",
+                    "load_partition",
+                    "--partitions",
+                    ",".join(keys),
+                    "--noprompt",
+                ],
+                env,
+            )
             instance = dg.DagsterInstance.from_config(str(home))
             runs = wait_for_runs(instance, len(keys))
             spans = sorted(
@@ -101,5 +102,5 @@ def wait_for_runs(instance: dg.DagsterInstance, count: int) -> list[dg.DagsterRu
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
         if len(runs) == count and all(r.is_finished for r in runs):
             return runs
-        time.sleep(2)
+        time.sleep(1)
     pytest.fail(f"the backfill did not finish in {DEADLINE_S}s: {[r.status for r in runs]}")
