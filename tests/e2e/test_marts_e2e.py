@@ -22,10 +22,16 @@ TIMERS = {d.id: d.timer_ms for d in DUNGEONS}
 ROLES = {s.id: s.role for s in SPECS}
 
 
-@pytest.fixture
-def loaded(tmp_path, data_dir, point_at):
-    with Sandbox(SandboxConfig(seed=5, scale="small", regions=(REGION,)), port=0) as sandbox:
-        point_at(sandbox, (REGION,))
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """One partition loaded through Dagster, shared by the tests: they only read its marts."""
+    data_dir = tmp_path_factory.mktemp("data")
+    config = SandboxConfig(seed=5, scale="small", regions=(REGION,))
+    with pytest.MonkeyPatch.context() as env, Sandbox(config, port=0) as sandbox:
+        for name, value in sandbox.env().items():
+            env.setenv(name, value)
+        env.setenv("METAWATCH_REGIONS", REGION)
+        env.setenv("METAWATCH_DATA_DIR", str(data_dir))
         instance = dg.DagsterInstance.ephemeral()
         resources = {"metawatch": MetawatchResource(data_dir=str(data_dir))}
         assert dg.materialize(
