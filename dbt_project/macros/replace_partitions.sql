@@ -21,8 +21,8 @@
             {{ create_table_as(False, target, compiled_code) }}
         {%- endset -%}
     {%- else -%}
-        {%- do fail_on_column_drift(target, compiled_code) -%}
         {%- set build_sql -%}
+            {{ fail_on_column_drift(target, compiled_code) }};
             delete from {{ target }} where {{ in_partitions() }};
             insert into {{ target }} select * from ({{ compiled_code }});
         {%- endset -%}
@@ -40,39 +40,37 @@
 {% endmaterialization %}
 
 
-{#- Raise unless the query's columns (from DuckDB's DESCRIBE, which binds without running) equal
-    the table's in name, position and type. -#}
+{#- A statement that raises unless the query's columns (from DuckDB's DESCRIBE, which binds without
+    running) equal the table's in name, position and type. It runs in the build's own statement: a
+    separate query costs a round trip through dbt for every model. -#}
 {% macro fail_on_column_drift(target, query) -%}
-    {%- set drift_sql -%}
-        with
-        query_columns as (
-            select column_name, column_type, row_number() over () as position
-            from (describe {{ query }})
-        ),
-        table_columns as (
-            select column_name, data_type as column_type, column_index as position
-            from duckdb_columns()
-            where database_name = '{{ target.database }}'
-                and schema_name = '{{ target.schema }}'
-                and table_name = '{{ target.identifier }}'
-        )
+    with
+    query_columns as (
+        select column_name, column_type, row_number() over () as position
+        from (describe {{ query }})
+    ),
+    table_columns as (
+        select column_name, data_type as column_type, column_index as position
+        from duckdb_columns()
+        where database_name = '{{ target.database }}'
+            and schema_name = '{{ target.schema }}'
+            and table_name = '{{ target.identifier }}'
+    ),
+    drift as (
         select
             coalesce(query_columns.column_name, table_columns.column_name) as column_name,
-            table_columns.column_type as table_type,
-            query_columns.column_type as query_type
+            coalesce(table_columns.column_type, 'missing') as table_type,
+            coalesce(query_columns.column_type, 'missing') as query_type
         from query_columns
         full join table_columns using (position)
         where query_columns.column_name is distinct from table_columns.column_name
             or query_columns.column_type is distinct from table_columns.column_type
-    {%- endset -%}
-    {%- set drift = run_query(drift_sql) -%}
-    {%- if drift.rows | length > 0 -%}
-        {%- set changes = [] -%}
-        {%- for row in drift.rows -%}
-            {%- do changes.append(row[0] ~ " (" ~ row[1] ~ " -> " ~ row[2] ~ ")") -%}
-        {%- endfor -%}
-        {{ exceptions.raise_compiler_error(
-            target ~ " has other columns than its model: " ~ changes | join(", ")
-            ~ "; rebuild it with --full-refresh") }}
-    {%- endif -%}
+    )
+    select error(
+        '{{ target }} has other columns than its model: '
+        || string_agg(column_name || ' (' || table_type || ' -> ' || query_type || ')', ', ')
+        || '; rebuild it with --full-refresh'
+    )
+    from drift
+    having count(*) > 0
 {%- endmacro %}
