@@ -72,8 +72,8 @@ def drop_cache_before(con: duckdb.DuckDBPyConnection, region: str, period: int) 
     them reads every body again.
 
     Called with the region's current period: a week that has ended gets no more hourly reloads,
-    which are all the cache speeds up, so its cache (entries and folded rows for its runs, about
-    the size of its contract tables) would only take space."""
+    which are all the cache speeds up, so its cache (the entries of its current bodies and a folded
+    row per run and board) would only take space."""
     ensure_cache(con)
     where = "region = $region AND period < $period"
     params = {"region": region, "period": int(period)}
