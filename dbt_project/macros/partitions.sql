@@ -8,11 +8,17 @@
     file that read an environment variable whose value changed, and --vars that differ from the
     last parse's force a full re-parse, so either would re-parse the project on every partition.
 -#}
-{% macro in_partitions(period_column='period', region_column='region') -%}
+{% macro run_partitions() -%}
     {%- set partitions = var('partitions', none) -%}
     {%- if partitions is none -%}
         {%- set partitions = fromjson(env_var('METAWATCH_DBT_PARTITIONS', '[]')) if execute else [] -%}
     {%- endif -%}
+    {{ return(partitions) }}
+{%- endmacro %}
+
+{#- The condition a row of the run's partitions meets (`true` when the run builds every partition). -#}
+{% macro in_partitions(period_column='period', region_column='region') -%}
+    {%- set partitions = run_partitions() -%}
     {%- if partitions | length == 0 -%}
         true
     {%- else -%}

@@ -167,19 +167,9 @@ def test_dungeon_weekly_equals_python_truth(built) -> None:
 
 
 def test_full_refresh_equals_building_partition_by_partition(built, tmp_path: Path) -> None:
-    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource, dbt_vars
+    refreshed = _full_refresh_equals(built["path"], tmp_path)
 
-    copy = tmp_path / "metawatch.duckdb"
-    shutil.copy(built["path"], copy)
-    variables = dbt_vars([], copy)
-    args = ["build", "--full-refresh", "--select", WEEKLY_SELECTION]
-    dbt_resource().cli([*args, "--vars", json.dumps(variables)], target_path=tmp_path / "t").wait()
-
-    keys = ", ".join(f"({k.split('|')[0]}, '{k.split('|')[1]}')" for k in BUILT)
-    for mart in WEEKLY_MARTS:
-        refreshed = _mart(copy, mart, f"(period, region) IN ({keys})")
-        assert refreshed == _mart(built["path"], mart), mart
-    all_partitions = _mart(copy, "board_coverage")
+    all_partitions = _mart(refreshed, "board_coverage")
     assert len(all_partitions) == len(PERIODS) * 2
 
 
@@ -243,6 +233,99 @@ def test_a_mart_whose_columns_drifted_fails_until_a_full_refresh(built, tmp_path
     assert _mart(copy, "dungeon_weekly") == [
         row[:-1] for row in _mart(built["path"], "dungeon_weekly")
     ]
+
+
+def _rebuild(copy: Path, partition_keys: list[str], target_path: Path) -> str:
+    """`dbt run` of the weekly marts for the partitions; returns dbt's log."""
+    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource
+    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+
+    with dbt_invocation(
+        dbt_resource(),
+        ["run", "--select", WEEKLY_SELECTION],
+        warehouse_path=copy,
+        partition_keys=partition_keys,
+        target_path=target_path,
+    ) as invocation:
+        invocation.wait()
+    return (target_path / "dbt.log").read_text()
+
+
+def _full_refresh_equals(warehouse: Path, tmp_path: Path) -> Path:
+    """A --full-refresh build of a copy of the warehouse gives the same weekly marts for the built
+    partitions; returns the copy."""
+    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource, dbt_vars
+
+    refreshed = tmp_path / "refreshed" / "metawatch.duckdb"
+    refreshed.parent.mkdir()
+    shutil.copy(warehouse, refreshed)
+    variables = json.dumps(dbt_vars([], refreshed))
+    args = ["build", "--full-refresh", "--select", WEEKLY_SELECTION, "--vars", variables]
+    dbt_resource().cli(args, target_path=tmp_path / "refresh").wait()
+    keys = ", ".join(f"({k.split('|')[0]}, '{k.split('|')[1]}')" for k in BUILT)
+    for mart in WEEKLY_MARTS:
+        built_rows = f"(period, region) IN ({keys})"
+        assert _mart(refreshed, mart, built_rows) == _mart(warehouse, mart, built_rows), mart
+    return refreshed
+
+
+def test_a_rebuild_writes_only_the_runs_that_changed(built, tmp_path: Path) -> None:
+    copy = tmp_path / "metawatch.duckdb"
+    shutil.copy(built["path"], copy)
+    new_run = "f" * 32
+    with duckdb.connect(str(copy)) as con:
+        rerated, respecced, gone, template = (
+            row[0]
+            for row in con.execute(
+                """SELECT run_id FROM runs
+                   WHERE period = 1001 AND region = 'us' AND mythic_rating IS NOT NULL
+                   ORDER BY run_id LIMIT 4"""
+            ).fetchall()
+        )
+        con.execute("UPDATE runs SET mythic_rating = mythic_rating + 7 WHERE run_id = ?", [rerated])
+        con.execute(
+            """UPDATE run_members SET spec_id = 105 WHERE run_id = $run AND character_id = (
+                   SELECT min(character_id) FROM run_members WHERE run_id = $run)""",
+            {"run": respecced},
+        )
+        for table in ("runs", "run_members", "run_boards"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [gone])
+            con.execute(
+                f"INSERT INTO {table} SELECT * REPLACE (? AS run_id) FROM {table} WHERE run_id = ?",
+                [new_run, template],
+            )
+
+    log = _rebuild(copy, ["1001|us"], tmp_path / "t")
+
+    assert "fct_runs: 3 rows new or changed written, 77 unchanged rows kept" in log
+    with duckdb.connect(str(copy), read_only=True) as con:
+        fct = dict(
+            con.execute(
+                "SELECT run_id, composition FROM marts.fct_runs WHERE run_id IN (?, ?, ?)",
+                [respecced, gone, new_run],
+            ).fetchall()
+        )
+    assert fct.keys() == {respecced, new_run}
+    assert "105" in fct[respecced].split("-")
+    _full_refresh_equals(copy, tmp_path)
+
+
+def test_changed_reference_rows_rebuild_the_partition_whole(built, tmp_path: Path) -> None:
+    copy = tmp_path / "metawatch.duckdb"
+    shutil.copy(built["path"], copy)
+    dungeon_id = DUNGEONS[0][0]
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "UPDATE ref_dungeons SET timer_ms = timer_ms // 2 WHERE dungeon_id = ?", [dungeon_id]
+        )
+        con.execute("UPDATE ref_specs SET role = 'DAMAGE' WHERE spec_id = 250")
+
+    log = _rebuild(copy, list(BUILT), tmp_path / "t")
+
+    assert "rows new or changed written" not in log
+    partition = "period = 1001 AND region = 'us'"
+    assert _mart(copy, "fct_runs", partition) != _mart(built["path"], "fct_runs", partition)
+    _full_refresh_equals(copy, tmp_path)
 
 
 def test_spec_tiers_lower_bound_clusters_by_character(built) -> None:

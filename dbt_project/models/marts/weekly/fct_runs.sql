@@ -1,11 +1,55 @@
+{{ config(
+    unique_key='run_id',
+    keys_from='stg_runs',
+    reference_inputs=['stg_specs', 'stg_seasons', 'stg_dungeons'],
+) }}
+{%- set by_difference = replacing_changed_rows() %}
+
 with
 
+{% if by_difference -%}
+partition_runs as (
+{%- else -%}
 runs as (
+{%- endif %}
     select
         run_id, region, period, dungeon_id, keystone_level, duration_ms, completed_at, mythic_rating
     from {{ ref('stg_runs') }}
     where {{ in_partitions() }}
 ),
+{% if by_difference %}
+-- A rebuild computes only the runs new to the table or whose row would change: another field,
+-- rating or roster (compared as its composition, the sorted spec ids rosters gives). Timers and
+-- roles are the version the table's partition was built with (see replace_changed_rows).
+built as (
+    select
+        run_id, region, period, dungeon_id, keystone_level, duration_ms, completed_at,
+        mythic_rating, composition
+    from {{ this }}
+    where {{ in_partitions() }}
+),
+
+compositions as (
+    select run_id, array_to_string(list(spec_id order by spec_id), '-') as composition
+    from {{ ref('stg_run_members') }}
+    where {{ in_partitions() }}
+    group by run_id
+),
+
+runs as (
+    select partition_runs.*
+    from partition_runs
+    left join compositions using (run_id)
+    anti join built
+        on built.run_id = partition_runs.run_id
+        and built.dungeon_id = partition_runs.dungeon_id
+        and built.keystone_level = partition_runs.keystone_level
+        and built.duration_ms = partition_runs.duration_ms
+        and built.completed_at = partition_runs.completed_at
+        and built.mythic_rating is not distinct from partition_runs.mythic_rating
+        and built.composition is not distinct from compositions.composition
+),
+{% endif %}
 
 -- Lists ordered inside the aggregate: cheaper than sorting each run's list afterwards.
 rosters as (
@@ -23,6 +67,7 @@ rosters as (
     from {{ ref('stg_run_members') }} as members
     left join {{ ref('stg_specs') }} as roles using (spec_id)
     where {{ in_partitions('members.period', 'members.region') }}
+        {%- if by_difference %} and members.run_id in (select run_id from runs){% endif %}
     group by members.run_id
 ),
 
