@@ -25,6 +25,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from metawatch_dagster.assets.dbt_invocation import (
     DBT_EXECUTABLE,
     MetawatchDbtCliResource,
+    asset_events,
     dbt_invocation,
 )
 
@@ -144,7 +145,7 @@ def dbt_staging(
     args = ["build", "--indirect-selection", "cautious"]
     warehouse_path = metawatch.settings().warehouse_path
     with dbt_invocation(dbt, args, warehouse_path=warehouse_path, context=context) as invocation:
-        yield from invocation.stream()
+        yield from asset_events(invocation)
 
 
 @dbt_assets(
@@ -176,7 +177,7 @@ def dbt_weekly(
         partition_keys=context.partition_keys,
         context=context,
     ) as invocation:
-        yield from invocation.stream()
+        yield from asset_events(invocation)
 
 
 @dbt_assets(
@@ -195,7 +196,7 @@ def dbt_season(
     with dbt_invocation(
         dbt, ["build"], warehouse_path=warehouse_path, context=context
     ) as invocation:
-        yield from invocation.stream()
+        yield from asset_events(invocation)
 
 
 def build_docs(settings: Settings, dbt: DbtCliResource | None = None) -> Path:

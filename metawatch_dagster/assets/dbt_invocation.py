@@ -28,6 +28,14 @@ from packaging import version
 
 from metawatch_dagster.partitions import parse_partition_key
 
+DbtDagsterEvent = (
+    dg.Output
+    | dg.AssetMaterialization
+    | dg.AssetObservation
+    | dg.AssetCheckResult
+    | dg.AssetCheckEvaluation
+)
+
 # Read by dbt_project/profiles.yml and the in_partitions macro.
 WAREHOUSE_ENV = "METAWATCH_WAREHOUSE_PATH"
 PARTITIONS_ENV = "METAWATCH_DBT_PARTITIONS"
@@ -117,6 +125,23 @@ def dbt_invocation(
     _keep_parse_state(invocation.target_path / PARTIAL_PARSE_FILE, kept)
     if target_path is None:
         shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def asset_events(invocation: DbtCliInvocation) -> Iterator[DbtDagsterEvent]:
+    """The invocation's Dagster events, as `invocation.stream()` gives them, and each message a
+    model logs (`log(..., info=True)`, such as the rows a rebuild by difference wrote) in the run's
+    event log: dagster-dbt writes dbt's log only to the step's stdout."""
+    for event in invocation.stream_raw_events():
+        info = event.raw_event["info"]
+        if info["name"] == "JinjaLogInfo" and invocation.context is not None:
+            invocation.context.log.info(info["msg"])
+        yield from event.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=invocation.context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        )
 
 
 def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | None) -> Path:
