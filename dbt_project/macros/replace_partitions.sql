@@ -4,9 +4,9 @@
     partition untouched. A partition that has lost all its rows is emptied.
 
     Unlike dbt's incremental materialization, a whole replace stages no temporary table (for
-    fct_runs that copy cost as much as the query). A table that does not exist yet, a --full-refresh or a view in its
-    place is (re)built whole from the query. The model's columns must equal the table's, names,
-    order and types: any drift fails the model, and a --full-refresh rebuilds it.
+    fct_runs that copy cost as much as the query). A table that does not exist yet, a --full-refresh
+    or a view in its place is (re)built whole from the query. The model's columns must equal the
+    table's, names, order and types: any drift fails the model, and a --full-refresh rebuilds it.
 
     A model with a `unique_key` is replaced by difference where it can (see replacing_changed_rows):
     its query then gives only the rows that are new or changed, and the other rows stay.

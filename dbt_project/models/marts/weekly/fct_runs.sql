@@ -20,7 +20,8 @@ runs as (
 {% if by_difference %}
 -- A rebuild computes only the runs new to the table or whose row would change: another field,
 -- rating or roster (compared as its composition, the sorted spec ids rosters gives). Timers and
--- roles are the version the table's partition was built with (see replace_changed_rows).
+-- roles need no comparison: a partition built on other ones is replaced whole (see
+-- replacing_changed_rows).
 built as (
     select
         run_id, region, period, dungeon_id, keystone_level, duration_ms, completed_at,
