@@ -7,11 +7,7 @@
 
 with
 
-{% if by_difference -%}
 partition_runs as (
-{%- else -%}
-runs as (
-{%- endif %}
     select
         run_id, region, period, dungeon_id, keystone_level, duration_ms, completed_at, mythic_rating
     from {{ ref('stg_runs') }}
@@ -50,6 +46,8 @@ runs as (
         and built.mythic_rating is not distinct from partition_runs.mythic_rating
         and built.composition is not distinct from compositions.composition
 ),
+{% else %}
+runs as (select * from partition_runs),
 {% endif %}
 
 -- Lists ordered inside the aggregate: cheaper than sorting each run's list afterwards.
