@@ -48,6 +48,40 @@ def _mart(path: Path, mart: str, where: str = "true") -> list[tuple]:
         return con.execute(f"SELECT * FROM marts.{mart} WHERE {where} ORDER BY ALL").fetchall()
 
 
+def _rebuild(copy: Path, partition_keys: list[str], target_path: Path) -> str:
+    """`dbt run` of the weekly marts for the partitions; returns dbt's log."""
+    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource
+    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
+
+    with dbt_invocation(
+        dbt_resource(),
+        ["run", "--select", WEEKLY_SELECTION],
+        warehouse_path=copy,
+        partition_keys=partition_keys,
+        target_path=target_path,
+    ) as invocation:
+        invocation.wait()
+    return (target_path / "dbt.log").read_text()
+
+
+def _full_refresh_equals(warehouse: Path, tmp_path: Path) -> Path:
+    """A --full-refresh build of a copy of the warehouse gives the same weekly marts for the built
+    partitions; returns the copy."""
+    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource, dbt_vars
+
+    refreshed = tmp_path / "refreshed" / "metawatch.duckdb"
+    refreshed.parent.mkdir()
+    shutil.copy(warehouse, refreshed)
+    variables = json.dumps(dbt_vars([], refreshed))
+    args = ["build", "--full-refresh", "--select", WEEKLY_SELECTION, "--vars", variables]
+    dbt_resource().cli(args, target_path=tmp_path / "refresh").wait()
+    keys = ", ".join(f"({period}, '{region}')" for period, region in map(_split, BUILT))
+    built_rows = f"(period, region) IN ({keys})"
+    for mart in WEEKLY_MARTS:
+        assert _mart(refreshed, mart, built_rows) == _mart(warehouse, mart, built_rows), mart
+    return refreshed
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
     """Creates the staging views, then builds three partitions one run at a time, snapshotting the
@@ -174,22 +208,11 @@ def test_full_refresh_equals_building_partition_by_partition(built, tmp_path: Pa
 
 
 def test_the_second_dbt_run_on_a_warehouse_reuses_the_first_parse(built, tmp_path: Path) -> None:
-    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource
-    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
-
     copy = tmp_path / "metawatch.duckdb"
     shutil.copy(built["path"], copy)
-    for run, key in enumerate(("1002|eu", "1003|us")):
-        with dbt_invocation(
-            dbt_resource(),
-            ["run", "--select", WEEKLY_SELECTION],
-            warehouse_path=copy,
-            partition_keys=[key],
-            target_path=tmp_path / f"target-{run}",
-        ) as invocation:
-            invocation.wait()
+    _rebuild(copy, ["1002|eu"], tmp_path / "target-0")
+    log = _rebuild(copy, ["1003|us"], tmp_path / "target-1")
 
-    log = (tmp_path / "target-1" / "dbt.log").read_text()
     assert "Partial parsing enabled" in log
     assert "Unable to do partial parsing" not in log
     counts = dict(
@@ -233,40 +256,6 @@ def test_a_mart_whose_columns_drifted_fails_until_a_full_refresh(built, tmp_path
     assert _mart(copy, "dungeon_weekly") == [
         row[:-1] for row in _mart(built["path"], "dungeon_weekly")
     ]
-
-
-def _rebuild(copy: Path, partition_keys: list[str], target_path: Path) -> str:
-    """`dbt run` of the weekly marts for the partitions; returns dbt's log."""
-    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource
-    from metawatch_dagster.assets.dbt_invocation import dbt_invocation
-
-    with dbt_invocation(
-        dbt_resource(),
-        ["run", "--select", WEEKLY_SELECTION],
-        warehouse_path=copy,
-        partition_keys=partition_keys,
-        target_path=target_path,
-    ) as invocation:
-        invocation.wait()
-    return (target_path / "dbt.log").read_text()
-
-
-def _full_refresh_equals(warehouse: Path, tmp_path: Path) -> Path:
-    """A --full-refresh build of a copy of the warehouse gives the same weekly marts for the built
-    partitions; returns the copy."""
-    from metawatch_dagster.assets.dbt import WEEKLY_SELECTION, dbt_resource, dbt_vars
-
-    refreshed = tmp_path / "refreshed" / "metawatch.duckdb"
-    refreshed.parent.mkdir()
-    shutil.copy(warehouse, refreshed)
-    variables = json.dumps(dbt_vars([], refreshed))
-    args = ["build", "--full-refresh", "--select", WEEKLY_SELECTION, "--vars", variables]
-    dbt_resource().cli(args, target_path=tmp_path / "refresh").wait()
-    keys = ", ".join(f"({k.split('|')[0]}, '{k.split('|')[1]}')" for k in BUILT)
-    for mart in WEEKLY_MARTS:
-        built_rows = f"(period, region) IN ({keys})"
-        assert _mart(refreshed, mart, built_rows) == _mart(warehouse, mart, built_rows), mart
-    return refreshed
 
 
 def test_a_rebuild_writes_only_the_runs_that_changed(built, tmp_path: Path) -> None:
