@@ -7,37 +7,48 @@ runs as (
     where {{ in_partitions() }} and composition is not null
 ),
 
--- One row per spec and run: a run with two players of a spec counts once in `runs`.
-per_run as (
+-- One row per player. A run's composition is sorted, so a player is the first of their spec in the
+-- run exactly when the spec differs from the previous player's: per-run counts take those rows, and
+-- one pass counts both (a run with two players of a spec counts once in `runs`, twice in
+-- `appearances`), without building a distinct list per run.
+players as (
+    select
+        period,
+        region,
+        keystone_level,
+        is_timed,
+        spec_key,
+        position = 1 or spec_ids[position - 1] <> spec_key as first_of_spec
+    from (
+        select
+            period,
+            region,
+            keystone_level,
+            is_timed,
+            spec_ids,
+            generate_subscripts(spec_ids, 1) as position,
+            unnest(spec_ids) as spec_key
+        from runs
+    )
+),
+
+-- appearances is HUGEINT, the type of the sum this count replaced.
+per_spec as (
     select
         period,
         region,
         spec_key::integer as spec_id,
-        count(*) as runs,
-        count(*) filter (where keystone_level < 10) as runs_below_10,
-        count(*) filter (where keystone_level between 10 and 14) as runs_10_to_14,
-        count(*) filter (where keystone_level between 15 and 19) as runs_15_to_19,
-        count(*) filter (where keystone_level >= 20) as runs_20_plus,
-        quantile_cont(keystone_level, 0.5) as median_level,
+        count(*) filter (where first_of_spec) as runs,
+        count(*)::hugeint as appearances,
+        count(*) filter (where first_of_spec and keystone_level < 10) as runs_below_10,
+        count(*) filter (where first_of_spec and keystone_level between 10 and 14) as runs_10_to_14,
+        count(*) filter (where first_of_spec and keystone_level between 15 and 19) as runs_15_to_19,
+        count(*) filter (where first_of_spec and keystone_level >= 20) as runs_20_plus,
+        quantile_cont(keystone_level, 0.5) filter (where first_of_spec) as median_level,
         max(keystone_level) as max_level,
-        avg(is_timed::double) as timed_rate
-    from (
-        select period, region, keystone_level, is_timed, unnest(list_distinct(spec_ids)) as spec_key
-        from runs
-    )
+        avg(is_timed::double) filter (where first_of_spec) as timed_rate
+    from players
     group by all
-),
-
--- One row per player: cheaper than counting each spec's players inside every run. HUGEINT, the
--- type of the sum this count replaced.
-per_player as (
-    select period, region, spec_key::integer as spec_id, count(*)::hugeint as appearances
-    from (select period, region, unnest(spec_ids) as spec_key from runs)
-    group by all
-),
-
-per_spec as (
-    select * from per_run inner join per_player using (period, region, spec_id)
 )
 
 select
