@@ -90,7 +90,6 @@ def parse_partition(
         rewrite_members = full or not con.execute(sql.MEMBERS_MATCH_PICKS, params).fetchone()[0]
         for statement in (
             sql.BUILD_GOOD_BODIES,
-            sql.BUILD_LISTINGS,
             sql.BUILD_PICKED,
             sql.BUILD_MEMBER_CHANGES_ALL if rewrite_members else sql.BUILD_MEMBER_CHANGES,
             sql.BUILD_REREAD,
