@@ -316,7 +316,7 @@ class BlizzardClient:
             retry_after = _retry_after_seconds(response, default=1.0)
             log.warning("GET %s: 429 too many requests, holding off %.1f s", url, retry_after)
             if self.limiter is not None:
-                self.limiter.pause(retry_after)
+                self.limiter.refused(retry_after)
                 raise _Retry("status 429", "rate limited", 0.0)
             raise _Retry("status 429", "rate limited", retry_after)
         if status >= 500 or status == 408:

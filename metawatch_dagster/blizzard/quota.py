@@ -13,6 +13,9 @@ send is recorded at that moment (checked and taken together, never reserved ahea
 - ``minutes``: sends counted per wall-clock minute. A send may start only while the minute buckets
   that overlap the last hour (plus one spare minute for jitter) hold fewer than ``per_hour``.
 - ``paused_until``: set after the server answered 429, so every process holds off, not just one thread.
+- ``slowdown`` and ``slowed_at``: a 429 also slows every sharer's pace (the spacing stretched by the
+  factor), which falls back to 1 while the server accepts. A refusal most often means that arrivals
+  jitter more than the margin absorbs (about 50 ms at the full pace): the same pace would meet another.
 
 Wall-clock time is used because monotonic clocks are not comparable across reboots, and the hourly
 budget must survive a restart.
@@ -41,6 +44,11 @@ MINUTE = 60
 HOUR_BUCKETS = 62
 # How many sends may follow each other without spacing, to catch up after a late wake-up.
 PACING_SLACK_SLOTS = 3
+# Each 429 stretches the pace by this factor, up to the maximum; the stretch then shrinks linearly by
+# RECOVERY_PER_S while the server accepts (after one refusal, full pace is back in about a minute).
+SLOWDOWN_PER_REFUSAL = 1.1
+MAX_SLOWDOWN = 1.5
+RECOVERY_PER_S = 0.1 / MINUTE
 # Times further ahead than this can only come from a clock that jumped back; they are dropped.
 FUTURE_HORIZON_S = 2 * 3600
 
@@ -51,6 +59,12 @@ class _State:
     minutes: dict[int, int] = field(default_factory=dict)
     paused_until: float = 0.0
     paced_until: float = 0.0
+    slowdown: float = 1.0
+    slowed_at: float = 0.0
+
+    def slowdown_at(self, now: float) -> float:
+        """The pace's stretch at ``now``: the last refusal's, recovered since."""
+        return max(1.0, self.slowdown - max(0.0, now - self.slowed_at) * RECOVERY_PER_S)
 
 
 class QuotaLimiter:
@@ -116,10 +130,18 @@ class QuotaLimiter:
                 self._sleep(slot - now)
         return now - started
 
-    def pause(self, seconds: float) -> None:
-        """Hold every sharer of this state off for ``seconds`` (after a 429 with Retry-After)."""
+    def refused(self, retry_after_s: float) -> None:
+        """After a 429: hold every sharer of this state off for ``retry_after_s`` and slow the pace."""
         with self._transaction() as state:
-            state.paused_until = max(state.paused_until, self._clock() + seconds)
+            now = self._clock()
+            state.paused_until = max(state.paused_until, now + retry_after_s)
+            state.slowdown = min(MAX_SLOWDOWN, state.slowdown_at(now) * SLOWDOWN_PER_REFUSAL)
+            state.slowed_at = now
+        log.info(
+            "quota: a request was refused; pacing %.0f%% slower, back to full pace in %.0f s",
+            100 * (state.slowdown - 1),
+            (state.slowdown - 1) / RECOVERY_PER_S,
+        )
 
     def _next_slot(self, state: _State, now: float) -> float:
         # Even pacing (with a few slots of slack to catch up after a late wake-up) keeps arrivals
@@ -137,7 +159,7 @@ class QuotaLimiter:
     def _record(self, state: _State, now: float) -> None:
         state.sends.append(now)
         del state.sends[: -self.burst]
-        state.paced_until = max(state.paced_until, now) + self.spacing
+        state.paced_until = max(state.paced_until, now) + self.spacing * state.slowdown_at(now)
         bucket = int(now // MINUTE)
         state.minutes[bucket] = state.minutes.get(bucket, 0) + 1
 
@@ -162,6 +184,8 @@ class QuotaLimiter:
                 minutes={int(m): int(n) for m, n in raw["minutes"].items()},
                 paused_until=float(raw["paused_until"]),
                 paced_until=float(raw["paced_until"]),
+                slowdown=float(raw.get("slowdown", 1.0)),
+                slowed_at=float(raw.get("slowed_at", 0.0)),
             )
         except FileNotFoundError:
             return _State()
@@ -176,8 +200,9 @@ class QuotaLimiter:
         state.minutes = {
             m: n for m, n in state.minutes.items() if oldest_bucket < m <= horizon // MINUTE
         }
-        if max(state.paused_until, state.paced_until) > horizon:
-            state.paused_until = state.paced_until = 0.0
+        if max(state.paused_until, state.paced_until, state.slowed_at) > horizon:
+            state.paused_until = state.paced_until = state.slowed_at = 0.0
+            state.slowdown = 1.0
         return state
 
     def _save(self, state: _State) -> None:
@@ -186,5 +211,7 @@ class QuotaLimiter:
             "minutes": {str(m): n for m, n in sorted(state.minutes.items())},
             "paused_until": state.paused_until,
             "paced_until": state.paced_until,
+            "slowdown": state.slowdown,
+            "slowed_at": state.slowed_at,
         }
         atomic_write_bytes(self._state_path, json.dumps(payload).encode())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import bisect
+import json
 from pathlib import Path
 
 import pytest
 
 from metawatch_dagster.blizzard import QuotaLimiter
+from metawatch_dagster.blizzard.quota import MAX_SLOWDOWN, RECOVERY_PER_S, SLOWDOWN_PER_REFUSAL
 
 
 class FakeClock:
@@ -79,13 +81,62 @@ def test_the_hourly_budget_survives_a_restart(tmp_path: Path):
     assert restarted.acquire() > 2000  # the 41st waits until the first ones leave the hour
 
 
-def test_a_pause_holds_every_sharer_off(tmp_path: Path):
+def test_a_refusal_holds_every_sharer_off(tmp_path: Path):
     clock = FakeClock()
     first = limiter(tmp_path, clock)
     second = limiter(tmp_path, clock)
     first.acquire()
-    first.pause(5.0)
+    first.refused(5.0)
     assert second.acquire() == pytest.approx(5.0)
+
+
+def send_times(quota: QuotaLimiter, clock: FakeClock, sends: int) -> list[float]:
+    times = []
+    for _ in range(sends):
+        quota.acquire()
+        times.append(clock.now)
+    return times
+
+
+def sustained_rate(quota: QuotaLimiter, clock: FakeClock, sends: int) -> float:
+    times = send_times(quota, clock, sends)
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def test_a_refusal_slows_every_sharer_then_the_pace_recovers(tmp_path: Path):
+    clock = FakeClock()
+    first = limiter(tmp_path, clock, per_second=100)
+    second = limiter(tmp_path, clock, per_second=100)
+    full = sustained_rate(first, clock, 300)
+    first.refused(1.0)
+    clock.now += 1.0
+    slowed = send_times(second, clock, 300)
+    assert (len(slowed) - 1) / (slowed[-1] - slowed[0]) == pytest.approx(
+        full / SLOWDOWN_PER_REFUSAL, rel=0.02
+    )
+    # Spread evenly at the slower pace, not sent in bursts at the full one.
+    assert most_in_any_window(slowed, 1.0) <= full / SLOWDOWN_PER_REFUSAL + 4
+    # The stretch shrinks while the server accepts: back to full pace a minute after one refusal.
+    clock.now += (SLOWDOWN_PER_REFUSAL - 1) / RECOVERY_PER_S
+    assert sustained_rate(second, clock, 300) == pytest.approx(full, rel=0.01)
+
+
+def test_refusals_in_a_row_slow_the_pace_down_to_a_floor(tmp_path: Path):
+    clock = FakeClock()
+    quota = limiter(tmp_path, clock, per_second=100)
+    full = sustained_rate(quota, clock, 300)
+    for _ in range(10):
+        quota.refused(0.0)
+    assert sustained_rate(quota, clock, 300) == pytest.approx(full / MAX_SLOWDOWN, rel=0.02)
+
+
+def test_a_state_file_written_before_slowdowns_existed_still_reads(tmp_path: Path):
+    clock = FakeClock()
+    (tmp_path / "blizzard-quota.json").write_text(
+        json.dumps({"sends": [clock.now - 0.5], "minutes": {}, "paused_until": clock.now + 3,
+                    "paced_until": 0.0})
+    )  # fmt: skip
+    assert limiter(tmp_path, clock).acquire() == pytest.approx(3.0)
 
 
 def test_an_unreadable_state_file_starts_afresh(tmp_path: Path):
