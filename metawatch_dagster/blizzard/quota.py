@@ -104,11 +104,6 @@ class QuotaLimiter:
             f"per_hour={self.per_hour})"
         )
 
-    @property
-    def sustained_rate(self) -> float:
-        """Requests per second one saturating caller can reach under the per-second rule."""
-        return self.burst / self.window
-
     def acquire(self) -> float:
         """Wait for a free send slot and take it; returns the seconds waited.
 
