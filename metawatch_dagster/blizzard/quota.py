@@ -45,10 +45,11 @@ HOUR_BUCKETS = 62
 # How many sends may follow each other without spacing, to catch up after a late wake-up.
 PACING_SLACK_SLOTS = 3
 # Each 429 stretches the pace by this factor, up to the maximum; the stretch then shrinks linearly by
-# RECOVERY_PER_S while the server accepts (after one refusal, full pace is back in about a minute).
+# RECOVERY_PER_S while the server accepts. After one refusal, full pace is back in 20 s: long enough to
+# ride out a busy spell, short enough that a one-off refusal costs little.
 SLOWDOWN_PER_REFUSAL = 1.1
 MAX_SLOWDOWN = 1.5
-RECOVERY_PER_S = 0.1 / MINUTE
+RECOVERY_PER_S = 0.1 / 20
 # Times further ahead than this can only come from a clock that jumped back; they are dropped.
 FUTURE_HORIZON_S = 2 * 3600
 

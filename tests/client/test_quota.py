@@ -116,7 +116,7 @@ def test_a_refusal_slows_every_sharer_then_the_pace_recovers(tmp_path: Path):
     )
     # Spread evenly at the slower pace, not sent in bursts at the full one.
     assert most_in_any_window(slowed, 1.0) <= full / SLOWDOWN_PER_REFUSAL + 4
-    # The stretch shrinks while the server accepts: back to full pace a minute after one refusal.
+    # The stretch shrinks while the server accepts: back to full pace soon after one refusal.
     clock.now += (SLOWDOWN_PER_REFUSAL - 1) / RECOVERY_PER_S
     assert sustained_rate(second, clock, 300) == pytest.approx(full, rel=0.01)
 
