@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
+
+from metawatch_dagster.sandbox.arrival import MAX_AGE_S
 
 
 @dataclass(frozen=True)
@@ -47,29 +49,49 @@ class TokenStore:
 
 
 class Quota:
-    """At most ``per_second`` requests in any 1 s window and ``per_hour`` in any hour, per client."""
+    """At most ``per_second`` requests in any 1 s window and ``per_hour`` in any hour, per client,
+    each counted at its arrival."""
 
     def __init__(self, per_second: int, per_hour: int):
         self.windows = ((1.0, per_second), (3600.0, per_hour))
-        self._seen: dict[str, tuple[deque[float], deque[float]]] = {}
+        self._seen: dict[str, tuple[list[float], list[float]]] = {}  # arrivals, sorted
         self._lock = threading.Lock()
 
-    def admit(self, client_id: str) -> float | None:
-        """Counts the request and returns None, or returns the seconds to wait (request refused)."""
-        now = time.monotonic()
+    def admit(self, client_id: str, arrived_at: float | None = None) -> float | None:
+        """Counts the request at its arrival (`time.monotonic()`; None: now) and returns None, or
+        returns the seconds to wait (request refused).
+
+        Handler threads get to requests in another order than they arrived (up to 120 ms apart
+        measured): a request is admitted when every window holding its arrival stays within the
+        limit with it, the windows of requests that arrived after it but were counted first included.
+        """
         with self._lock:
-            queues = self._seen.setdefault(client_id, (deque(), deque()))
+            seen = self._seen.setdefault(client_id, ([], []))
+            at = time.monotonic() if arrived_at is None else arrived_at
+            if seen[-1]:
+                at = max(at, seen[-1][-1] - MAX_AGE_S)
             wait = 0.0
-            for (span, limit), queue in zip(self.windows, queues, strict=True):
-                while queue and queue[0] <= now - span:
-                    queue.popleft()
-                if len(queue) >= limit:
-                    wait = max(wait, queue[-limit] + span - now)
+            for (span, limit), arrivals in zip(self.windows, seen, strict=True):
+                newest = max(at, arrivals[-1]) if arrivals else at
+                del arrivals[: bisect.bisect_right(arrivals, newest - span - MAX_AGE_S)]
+                if _overfills(arrivals, at, span, limit):
+                    wait = max(wait, arrivals[-limit] + span - at)
             if wait > 0:
                 return wait
-            for queue in queues:
-                queue.append(now)
+            for arrivals in seen:
+                bisect.insort(arrivals, at)
             return None
+
+
+def _overfills(arrivals: list[float], at: float, span: float, limit: int) -> bool:
+    """Would one more arrival at `at` put more than `limit` of the sorted `arrivals` in a window of
+    `span`: the one ending at `at`, or one ending at a later arrival?"""
+    later = arrivals[bisect.bisect_right(arrivals, at) : bisect.bisect_left(arrivals, at + span)]
+    for end in (at, *later):
+        inside = bisect.bisect_right(arrivals, end) - bisect.bisect_right(arrivals, end - span)
+        if inside + 1 > limit:
+            return True
+    return False
 
 
 def retry_after_header(wait_s: float) -> str:

@@ -47,6 +47,7 @@ class Request:
     query: str
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    arrived_at: float | None = None  # time.monotonic() when it reached the sandbox; None: now
 
     def param(self, name: str) -> str | None:
         values = parse_qs(self.query).get(name)
@@ -135,7 +136,7 @@ class ApiService:
         if client is None:
             return Reply(401, error_body(401, "Unauthorized"))
 
-        wait = self.quota.admit(client)
+        wait = self.quota.admit(client, request.arrived_at)
         if wait is not None:
             with self._lock:
                 self.quota_violations += 1

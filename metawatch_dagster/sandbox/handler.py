@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 
 from metawatch_dagster.sandbox.api import Reply, Request
+from metawatch_dagster.sandbox.arrival import StampedSocketReader, stamp_arrivals
 
 Dispatch = Callable[[Request], Reply]
 Finished = Callable[[Reply, bool], None]
@@ -21,6 +23,15 @@ def make_handler(dispatch: Dispatch, finished: Finished) -> type[BaseHTTPRequest
         protocol_version = "HTTP/1.1"
         server_version = "metawatch-sandbox"
         disable_nagle_algorithm = True  # headers and body go out in two writes
+
+        arrivals: StampedSocketReader | None = None
+
+        def setup(self) -> None:
+            super().setup()
+            if stamp_arrivals(self.connection):
+                self.rfile.close()  # the socket stays open: the handler reads it through arrivals
+                self.arrivals = StampedSocketReader(self.connection)
+                self.rfile = io.BufferedReader(self.arrivals)
 
         def version_string(self) -> str:
             return self.server_version
@@ -38,11 +49,12 @@ def make_handler(dispatch: Dispatch, finished: Finished) -> type[BaseHTTPRequest
             pass  # quiet: request lines would be noise in test and dev output
 
         def _serve(self) -> None:
+            arrived_at = self.arrivals.arrived_at if self.arrivals else None
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
-            reply = dispatch(Request(self.command, path, query, headers, body))
+            reply = dispatch(Request(self.command, path, query, headers, body, arrived_at))
             delivered = False
             try:
                 if reply.delay_s > 0:

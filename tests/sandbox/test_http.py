@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from metawatch_dagster.sandbox import FaultProfile
+from metawatch_dagster.sandbox import FaultProfile, handler
+from metawatch_dagster.sandbox.access import Quota
 from metawatch_dagster.sandbox.api import Request
 
 PERIOD_INDEX = "/data/wow/mythic-keystone/period/index"
@@ -111,6 +114,77 @@ def test_quota_per_hour(make_sandbox, make_client):
     client = make_client(sb)
     assert [client.get("us", PERIOD_INDEX).status_code for _ in range(4)] == [200, 200, 200, 429]
     assert 3500 < int(client.get("us", PERIOD_INDEX).headers["Retry-After"]) <= 3600
+
+
+def test_quota_counts_requests_when_they_arrived():
+    quota = Quota(per_second=2, per_hour=100)
+    assert quota.admit("c", arrived_at=100.0) is None
+    assert quota.admit("c", arrived_at=100.5) is None
+    assert quota.admit("c", arrived_at=100.9) == pytest.approx(0.1)
+    assert quota.admit("c", arrived_at=101.05) is None  # the first has left its window
+
+
+def test_quota_counts_a_request_admitted_out_of_order_at_its_arrival():
+    quota = Quota(per_second=2, per_hour=100)
+    assert quota.admit("c", arrived_at=100.0) is None
+    assert quota.admit("c", arrived_at=101.5) is None
+    assert quota.admit("c", arrived_at=100.6) is None  # admitted after 101.5, counted at 100.6
+    assert quota.admit("c", arrived_at=101.55) == pytest.approx(0.05)  # 100.6 and 101.5 before it
+    assert quota.admit("c", arrived_at=101.65) is None
+
+
+def test_quota_refuses_a_late_request_that_would_overfill_a_later_arrivals_window():
+    quota = Quota(per_second=2, per_hour=100)
+    assert quota.admit("c", arrived_at=101.0) is None
+    assert quota.admit("c", arrived_at=101.5) is None
+    # Nothing arrived in the second before 100.8, but (100.5, 101.5] would hold three.
+    assert quota.admit("c", arrived_at=100.8) == pytest.approx(1.2)
+    assert quota.admit("c", arrived_at=100.4) is None  # (100.0, 101.0] holds it and 101.0 only
+
+
+@pytest.mark.parametrize(
+    ("stamped", "statuses"),
+    [
+        pytest.param(
+            True,
+            [200, 429],
+            marks=pytest.mark.skipif(sys.platform != "linux", reason="SO_TIMESTAMPNS is Linux's"),
+        ),
+        (False, [200, 200]),
+    ],
+)
+def test_a_request_counts_when_it_reached_the_sandbox_not_when_it_was_read(
+    make_sandbox, make_client, monkeypatch, stamped, statuses
+):
+    """Two requests sent together on one connection: the second is read only after the first's slow
+    reply, more than a second later, but it arrived with the first, so the quota of 1/s refuses it.
+    Where the kernel cannot stamp arrivals, a request counts when it is read."""
+    if not stamped:
+        monkeypatch.setattr(handler, "stamp_arrivals", lambda sock: False)
+    sb = make_sandbox(per_second=1, faults=FaultProfile(rate_slow=1.0, slow_seconds=1.2))
+    token = make_client(sb).fetch_token()
+    url = urlsplit(sb.api_url.format(region="us") + PERIOD_INDEX)
+    request = (
+        f"GET {url.path}?namespace=dynamic-us HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
+        conn.sendall(request * 2)
+        replies = conn.makefile("rb")
+        assert [_read_reply_status(replies) for _ in range(2)] == statuses
+    assert sb.stats()["quota_violations"] == statuses.count(429)
+
+
+def _read_reply_status(replies) -> int:
+    """The status of the next reply on a keep-alive connection; reads its headers and body."""
+    status = int(replies.readline().split()[1])
+    length = 0
+    while (line := replies.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    replies.read(length)
+    return status
 
 
 @pytest.mark.parametrize(
