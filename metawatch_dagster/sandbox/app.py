@@ -24,6 +24,14 @@ from metawatch_dagster.sandbox.world import BoardView, World
 _SEND_WAIT_S = 30.0  # longest wait of truth for replies under way (slow faults sleep first)
 
 
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # A fetch opens its pool of connections at once (24 by default) while the accept loop may wait for
+    # the GIL. With socketserver's backlog of 5 the kernel dropped the connections beyond it, and each
+    # waited a second for TCP to try again.
+    request_queue_size = 128
+
+
 class Sandbox:
     def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0):
         self.config = config or SandboxConfig()
@@ -50,7 +58,7 @@ class Sandbox:
         # ids of leaderboard replies dispatched but not yet finished; truth waits for them
         self._sending: set[int] = set()
         self._served_changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -58,10 +66,7 @@ class Sandbox:
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> Sandbox:
-        server = ThreadingHTTPServer(
-            (self.host, self.port), make_handler(self._dispatch, self._finished)
-        )
-        server.daemon_threads = True
+        server = SandboxServer((self.host, self.port), make_handler(self._dispatch, self._finished))
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(

@@ -12,15 +12,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from metawatch_dagster.leaderboard_fetch import DEFAULT_WORKERS
 from metawatch_dagster.sandbox import FaultProfile, handler
 from metawatch_dagster.sandbox.access import Quota
 from metawatch_dagster.sandbox.api import Request
+from metawatch_dagster.sandbox.app import SandboxServer
 
 PERIOD_INDEX = "/data/wow/mythic-keystone/period/index"
 
@@ -173,6 +176,22 @@ def test_a_request_counts_when_it_reached_the_sandbox_not_when_it_was_read(
         replies = conn.makefile("rb")
         assert [_read_reply_status(replies) for _ in range(2)] == statuses
     assert sb.stats()["quota_violations"] == statuses.count(429)
+
+
+def test_a_pool_of_connections_opened_at_once_waits_in_the_queue_not_for_tcp_to_retry():
+    """The server accepts none of them here (as when its accept loop waits for the GIL): the kernel
+    queues them all, where a backlog of 5 would drop the rest and each would connect a second later."""
+    with SandboxServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as server:
+        pool = []
+        try:
+            for _ in range(DEFAULT_WORKERS * 2):
+                conn = socket.socket()
+                pool.append(conn)
+                conn.settimeout(0.5)
+                conn.connect(server.server_address)
+        finally:
+            for conn in pool:
+                conn.close()
 
 
 def _read_reply_status(replies) -> int:
