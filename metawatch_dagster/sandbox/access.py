@@ -68,10 +68,10 @@ class Quota:
         with self._lock:
             seen = self._seen.setdefault(client_id, ([], []))
             at = time.monotonic() if arrived_at is None else arrived_at
-            if seen[-1]:
-                at = max(at, seen[-1][-1] - MAX_AGE_S)
             wait = 0.0
             for (span, limit), arrivals in zip(self.windows, seen, strict=True):
+                # Requests are counted at most MAX_AGE_S after they arrived (arrival.py caps the age),
+                # so the windows of the requests still to come hold no older arrival than this.
                 newest = max(at, arrivals[-1]) if arrivals else at
                 del arrivals[: bisect.bisect_right(arrivals, newest - span - MAX_AGE_S)]
                 if _overfills(arrivals, at, span, limit):

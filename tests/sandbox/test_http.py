@@ -145,6 +145,14 @@ def test_quota_refuses_a_late_request_that_would_overfill_a_later_arrivals_windo
     assert quota.admit("c", arrived_at=100.4) is None  # (100.0, 101.0] holds it and 101.0 only
 
 
+def test_quota_checks_a_late_request_against_the_arrivals_before_it():
+    quota = Quota(per_second=2, per_hour=100)
+    assert quota.admit("c", arrived_at=100.0) is None
+    assert quota.admit("c", arrived_at=100.2) is None
+    assert quota.admit("c", arrived_at=101.3) is None  # the window before it is empty
+    assert quota.admit("c", arrived_at=100.25) == pytest.approx(0.95)  # 100.0 and 100.2 before it
+
+
 @pytest.mark.parametrize(
     ("stamped", "statuses"),
     [
