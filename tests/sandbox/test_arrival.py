@@ -18,10 +18,13 @@ from metawatch_dagster.sandbox.arrival import (
     stamp_arrivals,
 )
 
+# struct timespec as Linux sends it with a receive stamp: time_t seconds, long nanoseconds
+TIMESPEC = struct.Struct("@ll")
+
 
 def _stamp(moment: float) -> list[tuple[int, int, bytes]]:
     """A read's control messages holding the kernel's receive stamp for `moment` (wall clock)."""
-    timespec = struct.pack("@ll", int(moment), int(moment % 1 * 1e9))
+    timespec = TIMESPEC.pack(int(moment), int(moment % 1 * 1e9))
     return [(socket.SOL_SOCKET, SO_TIMESTAMPNS, timespec)]
 
 
@@ -55,7 +58,7 @@ def _wait_until_stamped(sender: socket.socket, receiver: socket.socket) -> None:
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         sender.sendall(b".")
-        _data, ancillary, _flags, _address = receiver.recvmsg(1, socket.CMSG_SPACE(16))
+        _data, ancillary, _flags, _address = receiver.recvmsg(1, socket.CMSG_SPACE(TIMESPEC.size))
         if ancillary:
             return
         time.sleep(0.01)
