@@ -11,10 +11,17 @@ from dataclasses import dataclass
 import dagster as dg
 
 from metawatch_dagster.config import Settings
+from metawatch_dagster.instance_home import POOL_LIMITS
 from metawatch_dagster.partitions import PeriodRegion
 from metawatch_dagster.period_registry import register_periods
 from metawatch_dagster.raw_store import list_partitions
 from metawatch_dagster.reference import ReferenceStore
+from metawatch_dagster.run_workers import (
+    WORKER_TAG,
+    Worker,
+    fail_runs_of_gone_workers,
+    pool_holders,
+)
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 _LATEST = re.compile(r"^latest:(\d+)$")
@@ -66,6 +73,11 @@ def parse_regions(text: str, settings: Settings) -> list[str]:
     return regions
 
 
+def _describe(run: dg.DagsterRun) -> str:
+    partition = run.tags.get("dagster/partition")
+    return f"{run.job_name} {partition}" if partition else run.job_name
+
+
 class Operator:
     """Runs metawatch's jobs in the instance at DAGSTER_HOME and reports one line per partition."""
 
@@ -81,11 +93,13 @@ class Operator:
         self.settings = settings
         self.out = out
         self.log_path = settings.data_dir / "logs" / "metawatch.log"
+        self.worker = Worker.current()
 
     def _run(
         self, job_name: str, partition_key: str | None = None, run_config: dict | None = None
     ) -> dg.ExecuteInProcessResult:
         job = self.defs.resolve_job_def(job_name)
+        self._clear_pools()
         # The terminal shows one line per run; every event still goes to the instance's event log,
         # and what steps print (dbt's output) goes to the log file.
         quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -96,7 +110,23 @@ class Operator:
                 partition_key=partition_key,
                 run_config={**quiet, **(run_config or {})},
                 raise_on_error=False,
+                tags={WORKER_TAG: self.worker.tag()},
             )
+
+    def _clear_pools(self) -> None:
+        """Fail the runs whose process died, which would hold their pool slots for good, and name
+        the live runs holding a pool: the next run's steps in that pool wait for them."""
+        for run in fail_runs_of_gone_workers(self.instance):
+            self.out(
+                f"  marked failed: run {run.run_id[:8]} ({_describe(run)}), whose process ended"
+                " before it; its pool slots are free again"
+            )
+        for pool in POOL_LIMITS:
+            for run in pool_holders(self.instance, pool):
+                self.out(
+                    f"  waiting: run {run.run_id[:8]} ({_describe(run)}) holds the {pool} pool;"
+                    " steps in it start when it ends"
+                )
 
     def _report(self, label: str, result: dg.ExecuteInProcessResult, started: float) -> bool:
         seconds = time.monotonic() - started

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -28,16 +30,20 @@ def metawatch(args: list[str], env: dict[str, str]) -> subprocess.CompletedProce
     )
 
 
+def sandbox_env(sandbox: Sandbox, home: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        **sandbox.env(),
+        "DAGSTER_HOME": str(home),
+        "METAWATCH_DATA_DIR": str(data_dir),
+        "METAWATCH_REGIONS": "eu",
+    }
+
+
 def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
     home = tmp_path / "home"
     with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
-        env = {
-            **os.environ,
-            **sandbox.env(),
-            "DAGSTER_HOME": str(home),
-            "METAWATCH_DATA_DIR": str(data_dir),
-            "METAWATCH_REGIONS": "eu",
-        }
+        env = sandbox_env(sandbox, home, data_dir)
         period = sandbox.current_period("eu")
         load = metawatch(["load", "--region", "eu", "--period", "current", "--no-publish"], env)
         assert load.returncode == 0, load.stdout + load.stderr
@@ -71,3 +77,57 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
     ]
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.spec_weekly").fetchone()[0] > 0
+
+
+def wait_for_a_partition_step_in_the_duckdb_pool(home: Path, timeout_s: float = 120) -> str:
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for slot in instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots:
+                if instance.get_run_by_id(slot.run_id).job_name == "load_partition":
+                    return slot.run_id
+            time.sleep(0.05)
+    finally:
+        instance.dispose()
+    raise AssertionError(f"no load_partition step held the duckdb pool within {timeout_s}s")
+
+
+def test_a_load_killed_mid_run_does_not_block_the_next(tmp_path, data_dir):
+    """A run whose process is killed keeps its pool slot: the next load marks it failed and goes on."""
+    home = tmp_path / "home"
+    with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
+        env = sandbox_env(sandbox, home, data_dir)
+        period = sandbox.current_period("eu")
+        args = ["load", "--region", "eu", "--period", "current", "--no-publish"]
+        killed = subprocess.Popen(
+            [str(METAWATCH), *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        # The instance's storage is created by the first command alone.
+        while (line := killed.stdout.readline()) and "ok      reference" not in line:
+            pass
+        killed_run = wait_for_a_partition_step_in_the_duckdb_pool(home)
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.communicate()
+
+        load = metawatch(args, env)
+        assert load.returncode == 0, load.stdout + load.stderr
+        assert (
+            f"marked failed: run {killed_run[:8]} (load_partition {period}|eu), whose process ended"
+            in load.stdout
+        )
+        assert f"ok      {period}|eu" in load.stdout
+        loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
+        assert loaded == truth_rows(sandbox.truth("eu", period))
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots == []
+    finally:
+        instance.dispose()

@@ -1,0 +1,102 @@
+"""The process that executes each run the CLI starts, recorded on the run, so that a run whose process
+died (killed, out of memory, a restart) is told apart from one still going and marked failed.
+
+Dagster's default run launcher cannot check a run worker's health: such a run stays STARTED and keeps
+the `duckdb` pool slot of the step it was in, and every later DuckDB step would wait for it forever.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+WORKER_TAG = "metawatch/worker"
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A process: its host, its pid and its start time (the kernel's, empty where there is no
+    /proc), which tells the process from a later one given the same pid."""
+
+    host: str
+    pid: int
+    started: str
+
+    @classmethod
+    def current(cls) -> Worker:
+        return cls(socket.gethostname(), os.getpid(), _start_time(os.getpid()) or "")
+
+    @classmethod
+    def from_tag(cls, text: str | None) -> Worker | None:
+        parts = (text or "").split("|")
+        if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
+            return None
+        return cls(parts[0], int(parts[1]), parts[2])
+
+    def tag(self) -> str:
+        return f"{self.host}|{self.pid}|{self.started}"
+
+    def is_gone(self) -> bool:
+        """Whether this process has ended. A process on another host is never known to be gone."""
+        if self.host != socket.gethostname():
+            return False
+        if self.started:
+            return _start_time(self.pid) != self.started
+        if os.name != "posix":
+            return False  # Windows' os.kill would end the process: left to the daemon's monitoring
+        try:
+            os.kill(self.pid, 0)  # signal 0 only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # it does, under another user
+            return False
+        return False
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks after boot (field 22 of /proc/<pid>/stat); None
+    when it has ended or there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    return stat.rpartition(")")[2].split()[19]
+
+
+def fail_runs_of_gone_workers(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Mark failed every unfinished run whose recorded process has ended, and free the pool slots
+    and queued steps it held; returns those runs."""
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
+        worker = Worker.from_tag(run.tags.get(WORKER_TAG))
+        if worker is None or not worker.is_gone():
+            continue
+        instance.report_run_failed(
+            run,
+            f"the process running it ({worker}) ended before the run did: killed, out of memory"
+            " or a restart. Marked failed so that the pool slots it held are free again.",
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append(run)
+    return failed
+
+
+def pool_holders(instance: dg.DagsterInstance, pool: str) -> list[dg.DagsterRun]:
+    """The runs holding slots of `pool` now."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    run_ids = sorted({slot.run_id for slot in info.claimed_slots})
+    return list(instance.get_runs(filters=dg.RunsFilter(run_ids=run_ids))) if run_ids else []

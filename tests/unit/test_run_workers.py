@@ -1,0 +1,122 @@
+"""Runs whose process died are marked failed and give their pool slots back; live runs keep theirs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from metawatch_dagster.config import Settings
+from metawatch_dagster.instance_home import TEMPLATE
+from metawatch_dagster.operations import Operator
+from metawatch_dagster.run_workers import (
+    WORKER_TAG,
+    Worker,
+    fail_runs_of_gone_workers,
+    pool_holders,
+)
+
+
+def ended_worker() -> Worker:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = replace(Worker.current(), pid=child.pid)
+    child.wait()
+    return started
+
+
+def test_the_current_process_is_not_gone_and_its_tag_reads_back():
+    worker = Worker.current()
+    assert not worker.is_gone()
+    assert Worker.from_tag(worker.tag()) == worker
+
+
+def test_an_ended_process_is_gone():
+    assert ended_worker().is_gone()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="start times come from /proc")
+def test_a_later_process_given_the_same_pid_is_not_the_worker():
+    worker = Worker.current()
+    assert worker.started
+    assert replace(worker, started=str(int(worker.started) - 1)).is_gone()
+
+
+def test_without_a_start_time_a_process_is_gone_once_its_pid_is():
+    assert not replace(Worker.current(), started="").is_gone()
+    assert replace(ended_worker(), started="").is_gone()
+
+
+def test_a_process_on_another_host_is_never_known_to_be_gone():
+    assert not replace(ended_worker(), host="elsewhere.example").is_gone()
+
+
+@pytest.mark.parametrize("tag", [None, "", "host|12", "host|pid|1", "|12|1", "a|1|2|3"])
+def test_tags_not_naming_a_worker_are_ignored(tag):
+    assert Worker.from_tag(tag) is None
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        instance.event_log_storage.set_concurrency_slots("duckdb", 2)
+        yield instance
+
+
+def started_run(instance: dg.DagsterInstance, worker: Worker, step: str) -> str:
+    run_id = str(uuid.uuid4())
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="load_partition",
+            run_id=run_id,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={WORKER_TAG: worker.tag(), "dagster/partition": "1021|eu"},
+        )
+    )
+    assert instance.event_log_storage.claim_concurrency_slot("duckdb", run_id, step).is_claimed
+    return run_id
+
+
+def test_a_run_whose_process_ended_is_failed_and_frees_its_slot(instance):
+    dead = started_run(instance, ended_worker(), "leaderboard_tables")
+    live = started_run(instance, Worker.current(), "dbt_weekly")
+    assert {run.run_id for run in pool_holders(instance, "duckdb")} == {dead, live}
+
+    assert [run.run_id for run in fail_runs_of_gone_workers(instance)] == [dead]
+
+    assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+    (failure,) = instance.all_logs(dead, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert "ended before the run did" in failure.message
+    assert instance.get_run_by_id(live).status == dg.DagsterRunStatus.STARTED
+    assert [run.run_id for run in pool_holders(instance, "duckdb")] == [live]
+    assert fail_runs_of_gone_workers(instance) == []
+
+
+def test_a_command_fails_dead_runs_and_names_the_live_ones_holding_a_pool(instance, tmp_path):
+    dead = started_run(instance, ended_worker(), "leaderboard_tables")
+    live = started_run(instance, Worker.current(), "dbt_weekly")
+    lines: list[str] = []
+    operator = Operator(instance, dg.Definitions(), Settings(data_dir=tmp_path), lines.append)
+
+    operator._clear_pools()
+
+    assert lines == [
+        f"  marked failed: run {dead[:8]} (load_partition 1021|eu), whose process ended before"
+        " it; its pool slots are free again",
+        f"  waiting: run {live[:8]} (load_partition 1021|eu) holds the duckdb pool; steps in it"
+        " start when it ends",
+    ]
+
+
+def test_the_shipped_instance_has_the_daemon_end_runs_that_never_finish(tmp_path):
+    shutil.copyfile(TEMPLATE, tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as shipped:
+        assert shipped.run_monitoring_enabled
+        assert shipped.run_monitoring_max_runtime_seconds == 7200
+        assert shipped.run_monitoring_settings["free_slots_after_run_end_seconds"] == 60
+        assert "MONITORING" in shipped.get_required_daemon_types()
