@@ -25,9 +25,9 @@ from metawatch_dagster.run_workers import (
 
 def ended_worker() -> Worker:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    started = replace(Worker.current(), pid=child.pid)
+    worker = replace(Worker.current(), pid=child.pid)
     child.wait()
-    return started
+    return worker
 
 
 def test_the_current_process_is_not_gone_and_its_tag_reads_back():
