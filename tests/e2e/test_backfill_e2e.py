@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -16,10 +14,9 @@ import pytest
 from metawatch_dagster.partitions import partition_key
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
+from .commands import BIN, REPO, start_daemon
 from .warehouse_rows import read_partition, truth_rows
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 REGIONS = ("us", "eu")
 DEADLINE_S = 360
 
@@ -46,13 +43,7 @@ def test_backfill_of_three_periods_two_regions(tmp_path, data_dir):
             "METAWATCH_AUTOMATION": "stopped",
         }
         # The daemon starts first, as it runs in a deployment: its start overlaps the commands.
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        daemon = start_daemon(env)
         try:
             run_cli([str(BIN / "metawatch"), "sync-periods", "--season", "current"], env)
             periods = sorted(p for p, _, _ in sandbox.periods("eu"))[-3:]

@@ -7,9 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -18,26 +15,14 @@ import pytest
 from metawatch_dagster.bench.end_to_end import EndToEndError, partition_run_seconds
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
+from .commands import (
+    METAWATCH,
+    REPO,
+    metawatch,
+    sandbox_env,
+    wait_for_a_partition_step_in_the_duckdb_pool,
+)
 from .warehouse_rows import read_partition, truth_rows
-
-REPO = Path(__file__).resolve().parents[2]
-METAWATCH = Path(sys.executable).with_name("metawatch")
-
-
-def metawatch(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(METAWATCH), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
-def sandbox_env(sandbox: Sandbox, home: Path, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        **sandbox.env(),
-        "DAGSTER_HOME": str(home),
-        "METAWATCH_DATA_DIR": str(data_dir),
-        "METAWATCH_REGIONS": "eu",
-    }
 
 
 def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
@@ -77,20 +62,6 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
     ]
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.spec_weekly").fetchone()[0] > 0
-
-
-def wait_for_a_partition_step_in_the_duckdb_pool(home: Path, timeout_s: float = 120) -> str:
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for slot in instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots:
-                if instance.get_run_by_id(slot.run_id).job_name == "load_partition":
-                    return slot.run_id
-            time.sleep(0.05)
-    finally:
-        instance.dispose()
-    raise AssertionError(f"no load_partition step held the duckdb pool within {timeout_s}s")
 
 
 def test_a_load_killed_mid_run_does_not_block_the_next(tmp_path, data_dir):

@@ -1,0 +1,61 @@
+"""The platform's commands as a person or a deployment runs them, against a sandbox and an instance
+home of the test's own, and what the tests watch for in that instance."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from metawatch_dagster.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+METAWATCH = BIN / "metawatch"
+
+
+def metawatch(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(METAWATCH), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def sandbox_env(sandbox: Sandbox, home: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        **sandbox.env(),
+        "DAGSTER_HOME": str(home),
+        "METAWATCH_DATA_DIR": str(data_dir),
+        "METAWATCH_REGIONS": "eu",
+    }
+
+
+def start_daemon(env: dict[str, str]) -> subprocess.Popen:
+    """`dagster-daemon` over the workspace, in its own process group with its code server and run
+    workers, so that a test can stop or kill them together."""
+    return subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def wait_for_a_partition_step_in_the_duckdb_pool(home: Path, timeout_s: float = 120) -> str:
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for slot in instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots:
+                if instance.get_run_by_id(slot.run_id).job_name == "load_partition":
+                    return slot.run_id
+            time.sleep(0.05)
+    finally:
+        instance.dispose()
+    raise AssertionError(f"no load_partition step held the duckdb pool within {timeout_s}s")
