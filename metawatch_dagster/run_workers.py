@@ -1,8 +1,10 @@
-"""The process that executes each run the CLI starts, recorded on the run, so that a run whose process
-died (killed, out of memory, a restart) is told apart from one still going and marked failed.
+"""The process executing each run, so that a run whose process died (killed, out of memory, a
+restart) is told apart from one still going and marked failed.
 
 Dagster's default run launcher cannot check a run worker's health: such a run stays STARTED and keeps
 the `duckdb` pool slot of the step it was in, and every later DuckDB step would wait for it forever.
+The `metawatch` commands record their own process on each run they start; a run launched from the UI
+or the daemon names its process in the engine event its run worker writes first.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from pathlib import Path
 import dagster as dg
 
 WORKER_TAG = "metawatch/worker"
+# Set by LocalRunLauncher on runs whose run worker starts on the launching host.
+WORKER_HOST_TAG = "metawatch/worker_host"
+_PROC = Path("/proc/self/stat")
 UNFINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
@@ -34,7 +39,8 @@ class Worker:
 
     @classmethod
     def current(cls) -> Worker:
-        return cls(socket.gethostname(), os.getpid(), _start_time(os.getpid()) or "")
+        stat = _process_stat(os.getpid())
+        return cls(socket.gethostname(), os.getpid(), stat.started if stat else "")
 
     @classmethod
     def from_tag(cls, text: str | None) -> Worker | None:
@@ -47,11 +53,16 @@ class Worker:
         return f"{self.host}|{self.pid}|{self.started}"
 
     def is_gone(self) -> bool:
-        """Whether this process has ended. A process on another host is never known to be gone."""
+        """Whether this process has ended. A process on another host is never known to be gone,
+        and without a start time a later process given the same pid passes for this one."""
         if self.host != socket.gethostname():
             return False
-        if self.started:
-            return _start_time(self.pid) != self.started
+        if _PROC.exists():
+            stat = _process_stat(self.pid)
+            # A zombie has ended: only its exit status is left, for its parent to collect.
+            if stat is None or stat.state == "Z":
+                return True
+            return bool(self.started) and stat.started != self.started
         if os.name != "posix":
             return False  # Windows' os.kill would end the process: left to the daemon's monitoring
         try:
@@ -66,23 +77,55 @@ class Worker:
         return f"pid {self.pid} on {self.host}"
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks after boot (field 22 of /proc/<pid>/stat); None
-    when it has ended or there is no /proc."""
+@dataclass(frozen=True)
+class _ProcessStat:
+    state: str
+    started: str  # clock ticks after boot
+
+
+def _process_stat(pid: int) -> _ProcessStat | None:
+    """The state and start time of a process (fields 3 and 22 of /proc/<pid>/stat); None when it
+    has ended or there is no /proc."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) is in parentheses and may hold spaces: count from after it.
-    return stat.rpartition(")")[2].split()[19]
+    fields = stat.rpartition(")")[2].split()
+    return _ProcessStat(state=fields[0], started=fields[19])
+
+
+def run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Worker | None:
+    """The process executing `run`, where it is known: the one a `metawatch` command recorded, or
+    for a run launched on this host, the pid its run worker last reported."""
+    if WORKER_TAG in run.tags:
+        return Worker.from_tag(run.tags[WORKER_TAG])
+    host = run.tags.get(WORKER_HOST_TAG)
+    pid = _reported_pid(instance, run.run_id) if host else None
+    return Worker(host, pid, started="") if pid else None
+
+
+def _reported_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid in the run's latest run-level engine event that has one ("Started process for run
+    (pid: N)."); a resumed run reports its new worker later."""
+    events = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False
+    ).records
+    for record in events:
+        event = record.event_log_entry.dagster_event
+        data = event.event_specific_data
+        pid = data.metadata.get("pid") if data and event.step_key is None else None
+        if pid is not None and str(pid.value).isdigit():
+            return int(pid.value)
+    return None
 
 
 def fail_runs_of_gone_workers(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
-    """Mark failed every unfinished run whose recorded process has ended, and free the pool slots
-    and queued steps it held; returns those runs."""
+    """Mark failed every unfinished run whose process has ended, and free the pool slots and
+    queued steps it held; returns those runs."""
     failed = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
-        worker = Worker.from_tag(run.tags.get(WORKER_TAG))
+        worker = run_worker(instance, run)
         if worker is None or not worker.is_gone():
             continue
         instance.report_run_failed(
