@@ -23,6 +23,7 @@ from metawatch_dagster.automation.reference_daily import reference_daily
 from metawatch_dagster.automation.sync_periods import sync_periods
 from metawatch_dagster.jobs import partition_job, publish_job, reference_job, reparse_job
 from metawatch_dagster.resources import MetawatchResource
+from metawatch_dagster.worker_executor import worker_recording_executor
 
 defs = dg.Definitions(
     assets=[
@@ -42,6 +43,7 @@ defs = dg.Definitions(
     sensors=[new_periods],
     schedules=[current_period_hourly, freshness_schedule, reference_daily],
     resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},
-    # A partition's steps run one after another; a process per step only adds start-up time.
-    executor=dg.in_process_executor,
+    # A partition's steps run one after another; a process per step only adds start-up time. The
+    # run's process records itself on the run, so that its death can be told (run_workers.py).
+    executor=worker_recording_executor,
 )

@@ -3,8 +3,8 @@ restart) is told apart from one still going and marked failed.
 
 Dagster's default run launcher cannot check a run worker's health: such a run stays STARTED and keeps
 the `duckdb` pool slot of the step it was in, and every later DuckDB step would wait for it forever.
-The `metawatch` commands record their own process on each run they start; a run launched from the UI
-or the daemon names its process in the engine event its run worker writes first.
+The `metawatch` commands record their own process on each run they start, and a run launched from the
+UI or the daemon records its own (`metawatch_dagster.worker_executor`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from pathlib import Path
 import dagster as dg
 
 WORKER_TAG = "metawatch/worker"
-# Set by LocalRunLauncher on runs whose run worker starts on the launching host.
-WORKER_HOST_TAG = "metawatch/worker_host"
 _PROC = Path("/proc/self/stat")
 UNFINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
@@ -95,37 +93,12 @@ def _process_stat(pid: int) -> _ProcessStat | None:
     return _ProcessStat(state=fields[0], started=fields[19])
 
 
-def run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Worker | None:
-    """The process executing `run`, where it is known: the one a `metawatch` command recorded, or
-    for a run launched on this host, the pid its run worker last reported."""
-    if WORKER_TAG in run.tags:
-        return Worker.from_tag(run.tags[WORKER_TAG])
-    host = run.tags.get(WORKER_HOST_TAG)
-    pid = _reported_pid(instance, run.run_id) if host else None
-    return Worker(host, pid, started="") if pid else None
-
-
-def _reported_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid in the run's latest run-level engine event that has one ("Started process for run
-    (pid: N)."); a resumed run reports its new worker later."""
-    events = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False
-    ).records
-    for record in events:
-        event = record.event_log_entry.dagster_event
-        data = event.event_specific_data
-        pid = data.metadata.get("pid") if data and event.step_key is None else None
-        if pid is not None and str(pid.value).isdigit():
-            return int(pid.value)
-    return None
-
-
 def fail_runs_of_gone_workers(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
     """Mark failed every unfinished run whose process has ended, and free the pool slots and
     queued steps it held; returns those runs."""
     failed = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
-        worker = run_worker(instance, run)
+        worker = Worker.from_tag(run.tags.get(WORKER_TAG))
         if worker is None or not worker.is_gone():
             continue
         instance.report_run_failed(

@@ -15,7 +15,7 @@ import yaml
 
 from metawatch_dagster.instance_home import TEMPLATE
 from metawatch_dagster.partitions import partition_key
-from metawatch_dagster.run_workers import WORKER_HOST_TAG
+from metawatch_dagster.run_workers import WORKER_TAG, Worker
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .commands import (
@@ -62,7 +62,8 @@ def test_the_restarted_daemon_fails_a_run_whose_process_died_and_frees_its_slot(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run = instance.get_run_by_id(killed_run)
         assert run.status == dg.DagsterRunStatus.STARTED
-        assert WORKER_HOST_TAG in run.tags
+        # The run's process recorded itself: the one the code server started for the run.
+        assert Worker.from_tag(run.tags.get(WORKER_TAG)).pid == run_worker_pid(instance, killed_run)
         assert held_slots(instance) == [killed_run]
 
         daemon = start_daemon(env)
@@ -85,3 +86,12 @@ def held_slots(instance: dg.DagsterInstance) -> list[str]:
         slot.run_id
         for slot in instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots
     ]
+
+
+def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
+    (started,) = [
+        event
+        for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+        if event.message.startswith("Started process for run")
+    ]
+    return int(started.dagster_event.engine_event_data.metadata["pid"].value)

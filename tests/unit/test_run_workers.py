@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,21 +12,19 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.events import EngineEventData
 from dagster._core.launcher import WorkerStatus
 
 from metawatch_dagster.config import Settings
 from metawatch_dagster.instance_home import TEMPLATE
 from metawatch_dagster.operations import Operator
-from metawatch_dagster.run_launcher import LocalRunLauncher
+from metawatch_dagster.run_launcher import HealthCheckingRunLauncher
 from metawatch_dagster.run_workers import (
-    WORKER_HOST_TAG,
     WORKER_TAG,
     Worker,
     fail_runs_of_gone_workers,
     pool_holders,
-    run_worker,
 )
+from metawatch_dagster.worker_executor import worker_recording_executor
 
 HAS_PROC = Path("/proc/self/stat").exists()
 
@@ -87,7 +83,7 @@ def test_tags_not_naming_a_worker_are_ignored(tag):
 
 @pytest.fixture
 def instance(tmp_path: Path):
-    launcher = {"module": "metawatch_dagster.run_launcher", "class": "LocalRunLauncher"}
+    launcher = {"module": "metawatch_dagster.run_launcher", "class": "HealthCheckingRunLauncher"}
     with dg.instance_for_test(
         temp_dir=str(tmp_path), overrides={"run_launcher": launcher}
     ) as instance:
@@ -114,23 +110,6 @@ def add_run_in_pool(instance: dg.DagsterInstance, tags: dict[str, str], step: st
         )
     )
     assert instance.event_log_storage.claim_concurrency_slot("duckdb", run_id, step).is_claimed
-    return run_id
-
-
-def launched_run(instance: dg.DagsterInstance, pids: list[int], host: str | None) -> str:
-    """A run as LocalRunLauncher leaves it, whose run workers reported `pids` in turn (a resumed
-    run has a second)."""
-    tags = {WORKER_HOST_TAG: host, **PARTITION} if host else PARTITION
-    run_id = add_run_in_pool(instance, tags, "leaderboard_tables")
-    run = instance.get_run_by_id(run_id)
-    for pid in pids:
-        instance.report_engine_event(
-            f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
-        )
-    # A step's process reports its own pid, here a live one: a dead run must not pass for alive by it.
-    instance.report_engine_event(
-        "a step's process", run, EngineEventData.in_process(os.getpid()), step_key="dbt_weekly"
-    )
     return run_id
 
 
@@ -168,56 +147,44 @@ def test_a_command_fails_dead_runs_and_names_the_live_ones_holding_a_pool(instan
 def test_the_shipped_instance_has_the_daemon_end_runs_that_never_finish(tmp_path):
     shutil.copyfile(TEMPLATE, tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as shipped:
-        assert isinstance(shipped.run_launcher, LocalRunLauncher)
+        assert isinstance(shipped.run_launcher, HealthCheckingRunLauncher)
         assert shipped.run_monitoring_enabled
         assert shipped.run_monitoring_max_runtime_seconds == 7200
         assert shipped.run_monitoring_settings["free_slots_after_run_end_seconds"] == 60
         assert "MONITORING" in shipped.get_required_daemon_types()
 
 
-def test_a_launched_run_is_known_by_the_pid_its_run_worker_last_reported(instance):
-    dead_pid = ended_worker().pid
-    resumed = launched_run(instance, [dead_pid, os.getpid()], socket.gethostname())
-    dead = launched_run(instance, [os.getpid(), dead_pid], socket.gethostname())
-    assert run_worker(instance, instance.get_run_by_id(resumed)) == Worker(
-        socket.gethostname(), os.getpid(), ""
-    )
-
-    assert [run.run_id for run in fail_runs_of_gone_workers(instance)] == [dead]
-    assert instance.get_run_by_id(resumed).status == dg.DagsterRunStatus.STARTED
-
-
-def test_a_launched_run_is_judged_only_on_the_host_that_launched_it(instance):
-    dead_pid = ended_worker().pid
-    elsewhere = launched_run(instance, [dead_pid], "elsewhere.example")
-    unknown_host = launched_run(instance, [dead_pid], None)
-    not_started = launched_run(instance, [], socket.gethostname())
-
-    assert run_worker(instance, instance.get_run_by_id(unknown_host)) is None
-    assert run_worker(instance, instance.get_run_by_id(not_started)) is None
-    assert fail_runs_of_gone_workers(instance) == []
-    assert {run.run_id for run in pool_holders(instance, "duckdb")} == {
-        elsewhere,
-        unknown_host,
-        not_started,
-    }
-
-
-def test_the_launcher_tells_the_monitoring_daemon_which_run_workers_ended(instance):
+def test_the_launcher_tells_the_monitoring_daemon_which_run_processes_ended(instance):
     launcher = instance.run_launcher
-    assert isinstance(launcher, LocalRunLauncher)
+    assert isinstance(launcher, HealthCheckingRunLauncher)
     assert launcher.supports_check_run_worker_health
-    dead_pid = ended_worker().pid
-    by_launch = launched_run(instance, [dead_pid], socket.gethostname())
-    by_command = started_run(instance, ended_worker(), "leaderboard_tables")
+    ended = ended_worker()
+    dead = started_run(instance, ended, "leaderboard_tables")
     live = started_run(instance, Worker.current(), "dbt_weekly")
-    unknown = launched_run(instance, [dead_pid], None)
+    unrecorded = add_run_in_pool(instance, PARTITION, "dbt_weekly")
 
     def health(run_id: str):
         return launcher.check_run_worker_health(instance.get_run_by_id(run_id))
 
-    assert health(by_launch).status == WorkerStatus.FAILED
-    assert f"pid {dead_pid} on {socket.gethostname()}" in health(by_launch).msg
-    assert health(by_command).status == WorkerStatus.FAILED
+    assert health(dead).status == WorkerStatus.FAILED
+    assert f"its process ({ended}) has ended" in health(dead).msg
     assert health(live).status == WorkerStatus.RUNNING
-    assert health(unknown).status == WorkerStatus.RUNNING
+    assert health(unrecorded).status == WorkerStatus.RUNNING
+
+
+@dg.op
+def count_one() -> int:
+    return 1
+
+
+@dg.job(executor_def=worker_recording_executor)
+def recorded_job():
+    count_one()
+
+
+def test_a_run_records_the_process_that_executes_it(instance):
+    with dg.execute_job(dg.reconstructable(recorded_job), instance) as result:
+        assert result.success
+        assert result.output_for_node("count_one") == 1
+    run = instance.get_run_by_id(result.run_id)
+    assert Worker.from_tag(run.tags.get(WORKER_TAG)) == Worker.current()
