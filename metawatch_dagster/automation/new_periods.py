@@ -4,6 +4,9 @@ Each region resets at its own hour, so a new US period never touches the EU. Whe
 current period, the sensor registers it (ascending), requests that region's first load of it and a
 final load of the period that just closed there (its boards changed until the reset). The cursor holds
 each region's last seen current period, and run keys make a second evaluation request nothing twice.
+
+A partition's marts check every dungeon and spec against the reference tables, so on an instance
+that has never loaded them the sensor loads the reference first and the periods on a later tick.
 """
 
 import json
@@ -11,13 +14,20 @@ import os
 
 import dagster as dg
 
+from metawatch_dagster.assets.reference import REF_TABLE_KEYS
 from metawatch_dagster.automation import sensor_status
-from metawatch_dagster.jobs import partition_job
+from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB, partition_job, reference_job
 from metawatch_dagster.partitions import partition_key, period_partitions
 from metawatch_dagster.period_registry import periods_to_register, registered_periods
 from metawatch_dagster.resources import MetawatchResource
 
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("METAWATCH_SENSOR_INTERVAL", "300"))
+PENDING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def plan_new_periods(
@@ -39,12 +49,14 @@ def plan_new_periods(
 
 @dg.sensor(
     name="new_periods",
-    job=partition_job,
+    jobs=[partition_job, reference_job],
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=sensor_status(),
     description="Registers each region's new period and loads it (and closes the previous one).",
 )
 def new_periods(context: dg.SensorEvaluationContext, metawatch: MetawatchResource):
+    if not reference_loaded(context.instance):
+        return load_reference_first(context.instance)
     current = metawatch.current_periods()
     seen = json.loads(context.cursor) if context.cursor else {}
     cursor, loads = plan_new_periods(seen, current)
@@ -63,6 +75,7 @@ def new_periods(context: dg.SensorEvaluationContext, metawatch: MetawatchResourc
         )
     run_requests = [
         dg.RunRequest(
+            job_name=PARTITION_JOB,
             run_key=f"{kind}:{partition_key(period, region)}",
             partition_key=partition_key(period, region),
             tags={"metawatch/load": kind},
@@ -74,3 +87,22 @@ def new_periods(context: dg.SensorEvaluationContext, metawatch: MetawatchResourc
         cursor=json.dumps(cursor, sort_keys=True),
         dynamic_partitions_requests=requests,
     )
+
+
+def reference_loaded(instance: dg.DagsterInstance) -> bool:
+    return all(
+        instance.get_latest_materialization_event(dg.AssetKey(key)) for key in REF_TABLE_KEYS
+    )
+
+
+def load_reference_first(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
+    """A reference load, unless one is already queued or running (one that failed is retried)."""
+    pending = instance.get_runs(
+        filters=dg.RunsFilter(job_name=REFERENCE_JOB, statuses=PENDING), limit=1
+    )
+    if pending:
+        return dg.SkipReason(
+            f"waiting for run {pending[0].run_id[:8]} to load the reference tables; the new"
+            " periods are loaded after it"
+        )
+    return dg.RunRequest(job_name=REFERENCE_JOB)

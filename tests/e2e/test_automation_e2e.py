@@ -54,10 +54,42 @@ def evaluate(instance, resources, cursor=None):
 
 
 def loads(result: dg.SensorResult) -> list[tuple[str, str]]:
+    assert {r.job_name for r in result.run_requests} == {"load_partition"}
     return sorted((r.partition_key, r.tags["metawatch/load"]) for r in result.run_requests)
 
 
+def load_reference(instance, resources) -> None:
+    assert dg.materialize(
+        [reference_files, ref_tables], instance=instance, resources=resources
+    ).success
+
+
+def test_on_a_new_instance_the_sensor_loads_the_reference_before_any_period(
+    sandbox, resources, instance
+):
+    first = evaluate(instance, resources)
+    assert isinstance(first, dg.RunRequest)
+    assert first.job_name == "refresh_reference"
+    assert instance.get_dynamic_partitions("period") == []
+
+    running = dg.DagsterRun(job_name="refresh_reference", status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(running)
+    waiting = evaluate(instance, resources)
+    assert isinstance(waiting, dg.SkipReason)
+    assert f"waiting for run {running.run_id[:8]} to load the reference tables" in (
+        waiting.skip_message
+    )
+
+    load_reference(instance, resources)
+    current = sandbox.current_period("us")
+    assert loads(evaluate(instance, resources)) == [
+        (f"{current}|eu", "first"),
+        (f"{current}|us", "first"),
+    ]
+
+
 def test_sensor_registers_only_the_region_that_reset(sandbox, resources, instance):
+    load_reference(instance, resources)
     current = sandbox.current_period("us")
     assert sandbox.current_period("eu") == current
 
@@ -82,9 +114,7 @@ def test_sensor_registers_only_the_region_that_reset(sandbox, resources, instanc
 def test_schedule_tick_loads_each_current_period_and_then_only_new_runs(
     sandbox, resources, instance, data_dir
 ):
-    assert dg.materialize(
-        [reference_files, ref_tables], instance=instance, resources=resources
-    ).success
+    load_reference(instance, resources)
     current = sandbox.current_period("us")
     instance.add_dynamic_partitions("period", [str(current)])
 
