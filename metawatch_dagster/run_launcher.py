@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 
-from metawatch_dagster.run_workers import WORKER_TAG, Worker
+from metawatch_dagster.run_workers import ended_worker_of
 
 
 class HealthCheckingRunLauncher(dg.DefaultRunLauncher):
@@ -22,8 +22,7 @@ class HealthCheckingRunLauncher(dg.DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
-        worker = Worker.from_tag(run.tags.get(WORKER_TAG))
-        if worker is not None and worker.is_gone():
+        if worker := ended_worker_of(run):
             return CheckRunHealthResult(WorkerStatus.FAILED, f"its process ({worker}) has ended")
         # The daemon fails a run on any other answer, so a process it cannot see counts as running:
         # such a run still ends at the max runtime.

@@ -93,13 +93,19 @@ def _process_stat(pid: int) -> _ProcessStat | None:
     return _ProcessStat(state=fields[0], started=fields[19])
 
 
+def ended_worker_of(run: dg.DagsterRun) -> Worker | None:
+    """The process recorded on `run`, if it has ended; None while it runs or where none is known."""
+    worker = Worker.from_tag(run.tags.get(WORKER_TAG))
+    return worker if worker is not None and worker.is_gone() else None
+
+
 def fail_runs_of_gone_workers(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
     """Mark failed every unfinished run whose process has ended, and free the pool slots and
     queued steps it held; returns those runs."""
     failed = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
-        worker = Worker.from_tag(run.tags.get(WORKER_TAG))
-        if worker is None or not worker.is_gone():
+        worker = ended_worker_of(run)
+        if worker is None:
             continue
         instance.report_run_failed(
             run,
