@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from metawatch_dagster.run_workers import pool_holders
 from metawatch_dagster.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,9 +53,9 @@ def wait_for_a_partition_step_in_the_duckdb_pool(home: Path, timeout_s: float = 
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for slot in instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots:
-                if instance.get_run_by_id(slot.run_id).job_name == "load_partition":
-                    return slot.run_id
+            for run in pool_holders(instance, "duckdb"):
+                if run.job_name == "load_partition":
+                    return run.run_id
             time.sleep(0.05)
     finally:
         instance.dispose()

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from metawatch_dagster.bench.end_to_end import EndToEndError, partition_run_seconds
+from metawatch_dagster.run_workers import pool_holders
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .commands import (
@@ -99,6 +100,6 @@ def test_a_load_killed_mid_run_does_not_block_the_next(tmp_path, data_dir):
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
-        assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots == []
+        assert pool_holders(instance, "duckdb") == []
     finally:
         instance.dispose()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from metawatch_dagster.instance_home import TEMPLATE
-from metawatch_dagster.run_workers import WORKER_TAG, Worker
+from metawatch_dagster.run_workers import WORKER_TAG, Worker, pool_holders
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .commands import sandbox_env, start_daemon, wait_for_a_partition_step_in_the_duckdb_pool
@@ -77,6 +77,10 @@ def test_after_a_restart_the_daemon_fails_a_run_whose_process_died_and_runs_it_a
         assert loaded == truth_rows(sandbox.truth("eu", period))
 
 
+def held_slots(instance: dg.DagsterInstance) -> list[str]:
+    return [run.run_id for run in pool_holders(instance, "duckdb")]
+
+
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
     (started,) = [
         event
@@ -94,10 +98,3 @@ def wait_for_the_retry(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterR
             return retries[0]
         time.sleep(0.5)
     raise AssertionError(f"no retry of run {run_id[:8]} finished within 180 s")
-
-
-def held_slots(instance: dg.DagsterInstance) -> list[str]:
-    return [
-        slot.run_id
-        for slot in instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots
-    ]
