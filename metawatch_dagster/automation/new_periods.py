@@ -90,9 +90,9 @@ def new_periods(context: dg.SensorEvaluationContext, metawatch: MetawatchResourc
 
 
 def reference_loaded(instance: dg.DagsterInstance) -> bool:
-    return all(
-        instance.get_latest_materialization_event(dg.AssetKey(key)) for key in REF_TABLE_KEYS
-    )
+    keys = [dg.AssetKey(key) for key in REF_TABLE_KEYS]
+    latest = instance.get_latest_materialization_events(keys)  # leaves out keys never materialized
+    return all(latest.get(key) for key in keys)
 
 
 def load_reference_first(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
