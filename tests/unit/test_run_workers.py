@@ -188,3 +188,26 @@ def test_a_run_records_the_process_that_executes_it(instance):
         assert result.output_for_node("count_one") == 1
     run = instance.get_run_by_id(result.run_id)
     assert Worker.from_tag(run.tags.get(WORKER_TAG)) == Worker.current()
+
+
+@dg.op
+def interrupted_in_a_query() -> None:
+    # How Ctrl-C inside a DuckDB query reaches Dagster: the step raises, so the step fails.
+    raise RuntimeError("Query interrupted")
+
+
+@dg.job(executor_def=worker_recording_executor)
+def interrupted_job():
+    interrupted_in_a_query()
+
+
+def test_the_shipped_instance_retries_a_run_stopped_inside_a_step(tmp_path):
+    shutil.copyfile(TEMPLATE, tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as shipped:
+        with dg.execute_job(
+            dg.reconstructable(interrupted_job), shipped, raise_on_error=False
+        ) as result:
+            assert not result.success
+        run = shipped.get_run_by_id(result.run_id)
+        assert run.tags["dagster/failure_reason"] == "STEP_FAILURE"
+        assert run.tags["dagster/will_retry"] == "true"
