@@ -1,6 +1,7 @@
 """A run the sensor launched, killed together with the daemon and the code server (the whole
 `dagster dev` killed, a restart), keeps its pool slot: the daemon, once restarted, marks it failed,
-frees the slot and runs it again. (A `metawatch` command fails such a run before its own runs:
+frees the slot and runs it again. Stopped by Ctrl-C instead, the run fails itself and frees its slot,
+and the next daemon runs it again. (A `metawatch` command fails a killed run before its own runs:
 tests/unit/test_run_workers.py.)"""
 
 from __future__ import annotations
@@ -31,13 +32,15 @@ AUTOMATION = {
 
 
 @pytest.mark.e2e
-def test_after_a_restart_the_daemon_fails_a_run_whose_process_died_and_runs_it_again(
+def test_after_a_restart_the_daemon_runs_again_a_run_whose_process_died_or_was_interrupted(
     tmp_path, data_dir
 ):
     home = tmp_path / "home"
     home.mkdir()
     config = yaml.safe_load(TEMPLATE.read_text())
     config["run_monitoring"].update(QUICK_MONITORING)
+    # One retry for each of the two stops: the killed run's retry is the run interrupted.
+    config["run_retries"]["max_retries"] = 2
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
         env = {**sandbox_env(sandbox, home, data_dir), **AUTOMATION}
@@ -60,9 +63,10 @@ def test_after_a_restart_the_daemon_fails_a_run_whose_process_died_and_runs_it_a
 
             daemon = start_daemon(env)
             try:
-                retry = wait_for_the_retry(instance, killed_run)
+                interrupted_run = wait_for_a_retry_in_the_duckdb_pool(instance, killed_run)
             finally:
-                daemon.terminate()
+                # Ctrl-C on `make dev`: SIGINT to the daemon, its code server and the run workers.
+                os.killpg(daemon.pid, signal.SIGINT)
                 daemon.wait(timeout=60)
 
             assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
@@ -70,6 +74,18 @@ def test_after_a_restart_the_daemon_fails_a_run_whose_process_died_and_runs_it_a
             assert failure.message.startswith(
                 f"Detected run worker status FAILED: 'its process ({recorded}) has ended'"
             )
+            interrupted = wait_until_finished(instance, interrupted_run)
+            assert interrupted.status == dg.DagsterRunStatus.FAILURE
+            assert stopped_by_the_interrupt(instance, interrupted_run)
+            assert held_slots(instance) == []
+
+            daemon = start_daemon(env)
+            try:
+                retry = wait_for_the_retry(instance, interrupted_run)
+            finally:
+                daemon.terminate()
+                daemon.wait(timeout=60)
+
             assert retry.status == dg.DagsterRunStatus.SUCCESS
             assert retry.tags["dagster/partition"] == f"{period}|eu"
             assert held_slots(instance) == []
@@ -90,11 +106,57 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
     return int(started.dagster_event.engine_event_data.metadata["pid"].value)
 
 
+def stopped_by_the_interrupt(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Between steps the run's failure says it was interrupted; inside a step (a run holding the pool
+    is in one), the step failed on the interrupt."""
+    failures = instance.all_logs(
+        run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+    )
+    for event in failures:
+        if "interrupted" in event.message:
+            return True
+        error = getattr(event.dagster_event.event_specific_data, "error", None)
+        while error is not None:
+            if error.cls_name == "DagsterExecutionInterruptedError":
+                return True
+            error = error.cause
+    return False
+
+
+def retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
+    retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
+    return retries[0] if retries else None
+
+
+def wait_for_a_retry_in_the_duckdb_pool(
+    instance: dg.DagsterInstance, run_id: str, timeout_s: float = 180
+) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        retry = retry_of(instance, run_id)
+        if retry and retry.run_id in held_slots(instance):
+            return retry.run_id
+        time.sleep(0.05)
+    raise AssertionError(f"no retry of run {run_id[:8]} held the duckdb pool within {timeout_s} s")
+
+
+def wait_until_finished(
+    instance: dg.DagsterInstance, run_id: str, timeout_s: float = 60
+) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = instance.get_run_by_id(run_id)
+        if run.is_finished:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id[:8]} did not finish within {timeout_s} s of its stop")
+
+
 def wait_for_the_retry(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
-        if retries and retries[0].is_finished:
-            return retries[0]
+        retry = retry_of(instance, run_id)
+        if retry and retry.is_finished:
+            return retry
         time.sleep(0.5)
     raise AssertionError(f"no retry of run {run_id[:8]} finished within 180 s")
