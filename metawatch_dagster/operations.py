@@ -133,14 +133,11 @@ class Operator:
         if result.success:
             self.out(f"  ok      {label} ({seconds:.1f}s, run {result.run_id[:8]})")
             return True
-        failures = [
-            event.step_key or event.event_type_value
-            for event in result.all_events
-            if event.is_failure
-        ]
+        failed_steps = [event.step_key for event in result.all_events if event.is_step_failure]
         self.out(
             f"  FAILED  {label} ({seconds:.1f}s, run {result.run_id[:8]}; failed steps: "
-            f"{', '.join(failures) or 'see the run in the Dagster UI'}; output in {self.log_path})"
+            f"{', '.join(failed_steps) or 'none, see the run in the Dagster UI'};"
+            f" output in {self.log_path})"
         )
         return False
 

@@ -47,6 +47,7 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
         failed = metawatch(["load", "--region", "eu", "--period", "99999", "--no-publish"], env)
         assert failed.returncode == 1
         assert "FAILED  99999|eu" in failed.stdout
+        assert "failed steps: leaderboard_pages;" in failed.stdout, failed.stdout
         with pytest.raises(EndToEndError, match=re.escape("no successful run of 99999|eu")):
             partition_run_seconds(failed.stdout, "99999|eu")
 
