@@ -151,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"metawatch: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "metawatch: interrupted (a run it stopped is marked failed); the same command again"
+            " does what is left: loads and rebuilds are idempotent",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from metawatch_dagster.run_workers import (
     Worker,
     fail_runs_of_gone_workers,
     pool_holders,
+    stopped_by_an_interrupt,
 )
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
@@ -129,6 +130,8 @@ class Operator:
                 )
 
     def _report(self, label: str, result: dg.ExecuteInProcessResult, started: float) -> bool:
+        """Print the run's line; raises KeyboardInterrupt when Ctrl-C stopped the run, which Dagster
+        turns into the run's failure, so that the command stops too instead of going on."""
         seconds = time.monotonic() - started
         if result.success:
             self.out(f"  ok      {label} ({seconds:.1f}s, run {result.run_id[:8]})")
@@ -139,6 +142,8 @@ class Operator:
             f"{', '.join(failed_steps) or 'none, see the run in the Dagster UI'};"
             f" output in {self.log_path})"
         )
+        if stopped_by_an_interrupt(result.all_events):
+            raise KeyboardInterrupt
         return False
 
     def refresh_reference(self) -> bool:

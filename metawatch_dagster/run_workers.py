@@ -1,5 +1,5 @@
 """The process executing each run, so that a run whose process died (killed, out of memory, a
-restart) is told apart from one still going and marked failed.
+restart) is told apart from one still going and marked failed; and whether Ctrl-C stopped a run.
 
 Dagster's default run launcher cannot check a run worker's health: such a run stays STARTED and keeps
 the `duckdb` pool slot of the step it was in, and every later DuckDB step would wait for it forever.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,3 +123,21 @@ def pool_holders(instance: dg.DagsterInstance, pool: str) -> list[dg.DagsterRun]
     info = instance.event_log_storage.get_concurrency_info(pool)
     run_ids = sorted({slot.run_id for slot in info.claimed_slots})
     return list(instance.get_runs(filters=dg.RunsFilter(run_ids=run_ids))) if run_ids else []
+
+
+def stopped_by_an_interrupt(events: Iterable[dg.DagsterEvent]) -> bool:
+    """Did Ctrl-C (SIGINT) end the run? Dagster turns it into the run's failure between steps and
+    into the step's failure inside one, where it may come wrapped: DuckDB raises "Query interrupted"
+    from it."""
+    for event in events:
+        if not event.is_failure:
+            continue
+        errors = [getattr(event.event_specific_data, "error", None)]
+        while errors:
+            error = errors.pop()
+            if error is None:
+                continue
+            if error.cls_name == dg.DagsterExecutionInterruptedError.__name__:
+                return True
+            errors += [error.cause, error.context]
+    return False

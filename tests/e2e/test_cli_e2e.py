@@ -66,41 +66,67 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
         assert con.execute("SELECT count(*) FROM marts.spec_weekly").fetchone()[0] > 0
 
 
-def test_a_load_killed_mid_run_does_not_block_the_next(tmp_path, data_dir):
-    """A run whose process is killed keeps its pool slot: the next load marks it failed and goes on."""
+def start_a_load_in_the_duckdb_pool(
+    args: list[str], env: dict[str, str], home
+) -> tuple[subprocess.Popen, str]:
+    """`metawatch` with `args` in its own process group, once a partition's step holds the pool;
+    returns the command and that run's id."""
+    command = subprocess.Popen(
+        [str(METAWATCH), *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # As from a terminal, whatever this test's own process ignores.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    # The instance's storage is created by the first command alone.
+    while (line := command.stdout.readline()) and "ok      reference" not in line:
+        pass
+    return command, wait_for_a_partition_step_in_the_duckdb_pool(home)
+
+
+def test_a_load_stopped_by_ctrl_c_or_killed_leaves_the_next_one_free_to_finish(tmp_path, data_dir):
+    """Dagster turns Ctrl-C into the run's failure: the command stops there too instead of going on
+    to the next partition. A killed run keeps its pool slot: the next load marks it failed and goes on."""
     home = tmp_path / "home"
     with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
         env = sandbox_env(sandbox, home, data_dir)
-        period = sandbox.current_period("eu")
-        args = ["load", "--region", "eu", "--period", "current", "--no-publish"]
-        killed = subprocess.Popen(
-            [str(METAWATCH), *args],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        # The instance's storage is created by the first command alone.
-        while (line := killed.stdout.readline()) and "ok      reference" not in line:
-            pass
-        killed_run = wait_for_a_partition_step_in_the_duckdb_pool(home)
+        first, last = sorted(p for p, _, _ in sandbox.periods("eu"))[-2:]
+        args = ["load", "--region", "eu", "--period", f"{first}-{last}", "--no-publish"]
+        stopped, stopped_run = start_a_load_in_the_duckdb_pool(args, env, home)
+        os.killpg(stopped.pid, signal.SIGINT)
+        out, err = stopped.communicate(timeout=60)
+
+        assert stopped.returncode == 130, out + err
+        assert f"FAILED  {first}|eu" in out
+        assert "[2/2]" not in out
+        assert "metawatch: interrupted" in err
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            run = instance.get_run_by_id(stopped_run)
+            assert run.tags["dagster/partition"] == f"{first}|eu"
+            assert run.status == dg.DagsterRunStatus.FAILURE
+            assert pool_holders(instance, "duckdb") == []
+            loads = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
+            assert [r.run_id for r in loads] == [stopped_run]
+
+        killed, killed_run = start_a_load_in_the_duckdb_pool(args, env, home)
         os.killpg(killed.pid, signal.SIGKILL)
         killed.communicate()
 
         load = metawatch(args, env)
         assert load.returncode == 0, load.stdout + load.stderr
         assert (
-            f"marked failed: run {killed_run[:8]} (load_partition {period}|eu), whose process ended"
+            f"marked failed: run {killed_run[:8]} (load_partition {first}|eu), whose process ended"
             in load.stdout
         )
-        assert f"ok      {period}|eu" in load.stdout
-        loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
-        assert loaded == truth_rows(sandbox.truth("eu", period))
+        for period in (first, last):
+            assert f"ok      {period}|eu" in load.stdout
+            loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
+            assert loaded == truth_rows(sandbox.truth("eu", period))
 
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
         assert pool_holders(instance, "duckdb") == []
-    finally:
-        instance.dispose()

@@ -15,7 +15,12 @@ import pytest
 import yaml
 
 from metawatch_dagster.instance_home import TEMPLATE
-from metawatch_dagster.run_workers import WORKER_TAG, Worker, pool_holders
+from metawatch_dagster.run_workers import (
+    WORKER_TAG,
+    Worker,
+    pool_holders,
+    stopped_by_an_interrupt,
+)
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .commands import sandbox_env, start_daemon, wait_for_a_partition_step_in_the_duckdb_pool
@@ -76,7 +81,11 @@ def test_after_a_restart_the_daemon_runs_again_a_run_whose_process_died_or_was_i
             )
             interrupted = wait_until_finished(instance, interrupted_run)
             assert interrupted.status == dg.DagsterRunStatus.FAILURE
-            assert stopped_by_the_interrupt(instance, interrupted_run)
+            failures = instance.all_logs(
+                interrupted_run,
+                of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE},
+            )
+            assert stopped_by_an_interrupt(event.get_dagster_event() for event in failures)
             assert held_slots(instance) == []
 
             daemon = start_daemon(env)
@@ -104,23 +113,6 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
         if event.message.startswith("Started process for run")
     ]
     return int(started.dagster_event.engine_event_data.metadata["pid"].value)
-
-
-def stopped_by_the_interrupt(instance: dg.DagsterInstance, run_id: str) -> bool:
-    """Between steps the run's failure says it was interrupted; inside a step (a run holding the pool
-    is in one), the step failed on the interrupt."""
-    failures = instance.all_logs(
-        run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
-    )
-    for event in failures:
-        if "interrupted" in event.message:
-            return True
-        error = getattr(event.dagster_event.event_specific_data, "error", None)
-        while error is not None:
-            if error.cls_name == "DagsterExecutionInterruptedError":
-                return True
-            error = error.cause
-    return False
 
 
 def retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster._core.launcher import WorkerStatus
 
@@ -23,6 +27,7 @@ from metawatch_dagster.run_workers import (
     Worker,
     fail_runs_of_gone_workers,
     pool_holders,
+    stopped_by_an_interrupt,
 )
 from metawatch_dagster.worker_executor import worker_recording_executor
 
@@ -211,3 +216,41 @@ def test_the_shipped_instance_retries_a_run_stopped_inside_a_step(tmp_path):
         run = shipped.get_run_by_id(result.run_id)
         assert run.tags["dagster/failure_reason"] == "STEP_FAILURE"
         assert run.tags["dagster/will_retry"] == "true"
+
+
+def interrupt_soon() -> None:
+    """Ctrl-C in 0.2 s, as a person would press it while the step runs."""
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+
+@dg.op
+def sleeps_through_ctrl_c() -> None:
+    interrupt_soon()
+    time.sleep(10)
+
+
+@dg.op
+def queries_through_ctrl_c() -> None:
+    interrupt_soon()
+    with duckdb.connect() as con:
+        con.execute("SELECT count(*) FROM range(1e12::BIGINT) WHERE hash(range) = 0").fetchall()
+
+
+@dg.op
+def fails_on_its_own() -> None:
+    raise ValueError("a failure of the step's own")
+
+
+@pytest.mark.parametrize(
+    ("op", "interrupted"),
+    [(sleeps_through_ctrl_c, True), (queries_through_ctrl_c, True), (fails_on_its_own, False)],
+)
+def test_a_run_stopped_by_ctrl_c_is_told_from_one_that_failed(instance, op, interrupted):
+    job = dg.GraphDefinition(name=f"{op.name}_job", node_defs=[op]).to_job(
+        executor_def=dg.in_process_executor
+    )
+    started = time.monotonic()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    assert time.monotonic() - started < 8
+    assert stopped_by_an_interrupt(result.all_events) is interrupted
