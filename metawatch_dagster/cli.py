@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            "metawatch: interrupted (a run it stopped is marked failed); the same command again"
-            " does what is left: loads and rebuilds are idempotent",
+            "metawatch: interrupted (a run it stopped is marked failed, not to be retried); the"
+            " same command again does what is left: loads and rebuilds are idempotent",
             file=sys.stderr,
         )
         return 130

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from metawatch_dagster.config import Settings
 from metawatch_dagster.instance_home import POOL_LIMITS
@@ -143,6 +144,8 @@ class Operator:
             f" output in {self.log_path})"
         )
         if stopped_by_an_interrupt(result.all_events):
+            # A person stopped the command: a daemon sharing the instance must not run it again.
+            self.instance.add_run_tags(result.run_id, {WILL_RETRY_TAG: "false"})
             raise KeyboardInterrupt
         return False
 

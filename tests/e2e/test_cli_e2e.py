@@ -108,6 +108,7 @@ def test_a_load_stopped_by_ctrl_c_or_killed_leaves_the_next_one_free_to_finish(t
             run = instance.get_run_by_id(stopped_run)
             assert run.tags["dagster/partition"] == f"{first}|eu"
             assert run.status == dg.DagsterRunStatus.FAILURE
+            assert run.tags["dagster/will_retry"] == "false"
             assert pool_holders(instance, "duckdb") == []
             loads = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
             assert [r.run_id for r in loads] == [stopped_run]
