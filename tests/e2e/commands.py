@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 
@@ -17,6 +19,7 @@ from metawatch_dagster.sandbox import Sandbox
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 METAWATCH = BIN / "metawatch"
+T = TypeVar("T")
 
 
 def metawatch(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -48,15 +51,26 @@ def start_daemon(env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def wait_until(check: Callable[[], T | None], timeout_s: float, interval_s: float, what: str) -> T:
+    """The first answer of `check` that is not empty, asked every `interval_s`; fails after
+    `timeout_s` saying `what` did not happen."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if answer := check():
+            return answer
+        time.sleep(interval_s)
+    raise AssertionError(f"{what} within {timeout_s} s")
+
+
 def wait_for_a_partition_step_in_the_duckdb_pool(home: Path, timeout_s: float = 120) -> str:
+    def holding_run() -> str | None:
+        holders = pool_holders(instance, "duckdb")
+        return next((run.run_id for run in holders if run.job_name == "load_partition"), None)
+
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for run in pool_holders(instance, "duckdb"):
-                if run.job_name == "load_partition":
-                    return run.run_id
-            time.sleep(0.05)
+        return wait_until(
+            holding_run, timeout_s, 0.05, "no load_partition step held the duckdb pool"
+        )
     finally:
         instance.dispose()
-    raise AssertionError(f"no load_partition step held the duckdb pool within {timeout_s}s")

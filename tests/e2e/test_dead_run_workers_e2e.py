@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import dagster as dg
 import pytest
@@ -23,7 +22,12 @@ from metawatch_dagster.run_workers import (
 )
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
-from .commands import sandbox_env, start_daemon, wait_for_a_partition_step_in_the_duckdb_pool
+from .commands import (
+    sandbox_env,
+    start_daemon,
+    wait_for_a_partition_step_in_the_duckdb_pool,
+    wait_until,
+)
 from .warehouse_rows import read_partition, truth_rows
 
 # The shipped monitoring polls every 30 s and frees an ended run's slots a minute later.
@@ -120,35 +124,26 @@ def retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
     return retries[0] if retries else None
 
 
-def wait_for_a_retry_in_the_duckdb_pool(
-    instance: dg.DagsterInstance, run_id: str, timeout_s: float = 180
-) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_for_a_retry_in_the_duckdb_pool(instance: dg.DagsterInstance, run_id: str) -> str:
+    def retry_in_the_pool() -> str | None:
         retry = retry_of(instance, run_id)
-        if retry and retry.run_id in held_slots(instance):
-            return retry.run_id
-        time.sleep(0.05)
-    raise AssertionError(f"no retry of run {run_id[:8]} held the duckdb pool within {timeout_s} s")
+        return retry.run_id if retry and retry.run_id in held_slots(instance) else None
+
+    what = f"no retry of run {run_id[:8]} held the duckdb pool"
+    return wait_until(retry_in_the_pool, 180, 0.05, what)
 
 
-def wait_until_finished(
-    instance: dg.DagsterInstance, run_id: str, timeout_s: float = 60
-) -> dg.DagsterRun:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_until_finished(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
+    def finished_run() -> dg.DagsterRun | None:
         run = instance.get_run_by_id(run_id)
-        if run.is_finished:
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id[:8]} did not finish within {timeout_s} s of its stop")
+        return run if run.is_finished else None
+
+    return wait_until(finished_run, 60, 0.5, f"run {run_id[:8]} did not finish after its stop")
 
 
 def wait_for_the_retry(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+    def finished_retry() -> dg.DagsterRun | None:
         retry = retry_of(instance, run_id)
-        if retry and retry.is_finished:
-            return retry
-        time.sleep(0.5)
-    raise AssertionError(f"no retry of run {run_id[:8]} finished within 180 s")
+        return retry if retry and retry.is_finished else None
+
+    return wait_until(finished_retry, 180, 0.5, f"no retry of run {run_id[:8]} finished")
