@@ -27,6 +27,8 @@ def _dbt_project():
 
 
 def pytest_configure(config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # a pytest-xdist worker: the controller parsed the manifest before starting it
     project = _dbt_project()
     project.preparer.prepare(project)
 

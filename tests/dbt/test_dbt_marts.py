@@ -86,23 +86,30 @@ def _full_refresh_equals(warehouse: Path, tmp_path: Path) -> Path:
 def built(tmp_path_factory) -> dict:
     """Creates the staging views, then builds three partitions one run at a time, snapshotting the
     marts before the third."""
-    from metawatch_dagster.assets.dbt import DBT_PROJECT_DIR, dbt_staging, dbt_weekly
-
-    target = DBT_PROJECT_DIR / "target"
-    folders_before = {p for p in target.iterdir() if p.is_dir()}
+    from metawatch_dagster.assets import dbt_invocation
+    from metawatch_dagster.assets.dbt import dbt_staging, dbt_weekly
 
     data_dir = tmp_path_factory.mktemp("data")
     warehouse = generate()
     write(warehouse, data_dir / "metawatch.duckdb")
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("period", [str(p) for p in PERIODS])
-    staging = _materialize(dbt_staging, data_dir, instance)
-    results = {key: _materialize(dbt_weekly, data_dir, instance, key) for key in BUILT[:2]}
-    before = {m: _mart(data_dir / "metawatch.duckdb", m) for m in WEEKLY_MARTS}
-    results[BUILT[2]] = _materialize(dbt_weekly, data_dir, instance, BUILT[2])
-    folders_left = {p for p in target.iterdir() if p.is_dir()} - folders_before
+    # The target folders these runs make, told apart from those of tests running beside them.
+    target_folders = []
+    make_target_folder = dbt_invocation._unique_target_path
+
+    def recorded_target_folder(*args) -> Path:
+        target_folders.append(make_target_folder(*args))
+        return target_folders[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dbt_invocation, "_unique_target_path", recorded_target_folder)
+        staging = _materialize(dbt_staging, data_dir, instance)
+        results = {key: _materialize(dbt_weekly, data_dir, instance, key) for key in BUILT[:2]}
+        before = {m: _mart(data_dir / "metawatch.duckdb", m) for m in WEEKLY_MARTS}
+        results[BUILT[2]] = _materialize(dbt_weekly, data_dir, instance, BUILT[2])
     return {
-        "folders_left": folders_left,
+        "target_folders": target_folders,
         "data_dir": data_dir,
         "path": data_dir / "metawatch.duckdb",
         "warehouse": warehouse,
@@ -131,8 +138,9 @@ def test_a_new_partition_leaves_the_others_untouched(built) -> None:
 
 
 def test_the_runs_leave_no_dbt_target_folder_behind(built) -> None:
-    # parse_state/ holds the parse each warehouse's next invocation starts from: it is meant to stay.
-    assert {folder.name for folder in built["folders_left"]} <= {"parse_state"}
+    folders = built["target_folders"]
+    assert len(folders) == 1 + len(BUILT)  # the staging views, then each partition
+    assert [folder for folder in folders if folder.exists()] == []
 
 
 def test_dbt_tests_report_as_asset_checks(built) -> None:
