@@ -38,8 +38,11 @@ dev: export DAGSTER_HOME := $(CURDIR)/.dagster_home/dev
 dev: instance
 	$(BIN)/metawatch dev
 
+# Most tests wait on sandboxes, daemons and dbt start-up: two workers overlap the waits. A test
+# module stays on one worker, so its module fixtures are built once.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(BIN)/metawatch bench
