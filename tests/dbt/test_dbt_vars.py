@@ -100,6 +100,9 @@ def test_each_invocation_gets_its_own_partitions_and_the_previous_parse_state(
     ]
     # The second run on a warehouse starts from the first's parse; another warehouse from none.
     assert [seeded for _, seeded in dbt.seen] == [None, b"parsed for 1", None]
+    # Each warehouse's state is kept in the state folder beside it.
+    kept = [path.parent / "state" / "metawatch.dbt-parse.msgpack" for path in (warehouse, other)]
+    assert [state.read_bytes() for state in kept] == [b"parsed for 2", b"parsed for 3"]
 
 
 def test_an_invocation_removes_its_own_target_folder_unless_it_failed(tmp_path: Path) -> None:
@@ -111,11 +114,11 @@ def test_an_invocation_removes_its_own_target_folder_unless_it_failed(tmp_path: 
 
     with dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
         pass
-    assert sorted(p.name for p in target.iterdir()) == ["parse_state"]
+    assert list(target.iterdir()) == []
 
     with pytest.raises(RuntimeError), dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
         raise RuntimeError("dbt failed")
-    [kept] = [p for p in target.iterdir() if p.name != "parse_state"]
+    [kept] = target.iterdir()
     assert (kept / "partial_parse.msgpack").exists()
 
 
