@@ -1,6 +1,7 @@
 """Fetch every board of a (period, region) partition into one immutable raw snapshot.
 
-Boards already held are asked with If-Modified-Since, so an unchanged board costs a 304 and no bytes.
+Boards already held are asked with If-Modified-Since, so an unchanged board costs a 304 and no bytes;
+a board whose held body is missing or damaged on disk is fetched whole.
 Bodies are written as received; nothing here parses JSON or opens DuckDB.
 """
 
@@ -39,6 +40,7 @@ class FetchReport:
     seconds: float = 0.0
     snapshot: str = ""
     errors: list[str] = field(default_factory=list)
+    damaged_bodies: list[str] = field(default_factory=list)  # held bodies fetched again whole
 
     @property
     def answered(self) -> int:
@@ -78,13 +80,16 @@ def fetch_partition(
     held = held_boards(raw_dir, plan.region, plan.period)
     boards = plan.boards
     report = FetchReport(region=plan.region, period=plan.period, boards=len(boards))
+    report.damaged_bodies = sorted(
+        str(held[board].body_path) for board in boards if board in held and not held[board].intact
+    )
     stats_before = client.stats
     started = time.monotonic()
 
     def fetch_one(board: tuple[int, int]):
         cr_id, dungeon_id = board
         previous = held.get(board)
-        since = previous.last_modified if previous else None
+        since = previous.last_modified if previous and previous.intact else None
         try:
             response = client.leaderboard(plan.region, cr_id, dungeon_id, plan.period, since)
         except BlizzardError as error:

@@ -40,10 +40,16 @@ STALE_TEMP_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class HeldBoard:
-    """The newest body held for a board: what to send as If-Modified-Since and where a 304 points."""
+    """The newest body held for a board: what to send as If-Modified-Since and where a 304 points.
+
+    `intact` is False when the file is missing or does not end as the gzip of the body its snapshot
+    recorded (emptied, truncated): the board is then fetched whole, since a 304 would keep pointing
+    at bytes that cannot be read.
+    """
 
     last_modified: str | None
     body_path: Path
+    intact: bool = True
 
 
 def partition_dir(raw_dir: Path, region: str, period: int) -> Path:
@@ -81,13 +87,35 @@ def read_manifest(snapshot_dir: Path) -> dict[str, Any]:
 def held_boards(raw_dir: Path, region: str, period: int) -> dict[tuple[int, int], HeldBoard]:
     """The newest body of every board the partition's snapshots hold, keyed by (connected realm, dungeon)."""
     root = partition_dir(raw_dir, region, period)
-    held: dict[tuple[int, int], HeldBoard] = {}
+    newest: dict[tuple[int, int], dict[str, Any]] = {}
+    body_bytes: dict[str, int] = {}  # by body, its length as the snapshot that wrote it recorded
     for snapshot in reversed(list_snapshots(raw_dir, region, period)):
         for entry in read_manifest(snapshot)["boards"]:
-            board = (entry["connected_realm_id"], entry["dungeon_id"])
-            if board not in held and entry["body"] is not None:
-                held[board] = HeldBoard(entry["last_modified"], root / entry["body"])
-    return held
+            if entry["body"] is None:
+                continue
+            if entry["status"] == "200":
+                body_bytes[entry["body"]] = entry["bytes"]
+            newest.setdefault((entry["connected_realm_id"], entry["dungeon_id"]), entry)
+    return {
+        board: HeldBoard(
+            entry["last_modified"],
+            root / entry["body"],
+            _ends_as_gzip_of(root / entry["body"], body_bytes.get(entry["body"])),
+        )
+        for board, entry in newest.items()
+    }
+
+
+def _ends_as_gzip_of(path: Path, length: int | None) -> bool:
+    """Whether the file is there and its gzip trailer holds `length` (the uncompressed size modulo
+    2^32), read without decompressing; None (unrecorded) asks only that the file be there."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(-4, os.SEEK_END)
+            trailer = handle.read(4)
+    except OSError:  # missing, or shorter than a trailer
+        return False
+    return length is None or int.from_bytes(trailer, "little") == length % 2**32
 
 
 def snapshot_id_for(moment: datetime) -> str:
@@ -189,8 +217,8 @@ class SnapshotWriter:
             body_ref = f"{self._snapshot_name}/{name}"
         elif status == "304":
             previous = self._held.get(board)
-            if previous is None:
-                error = error or "304 for a board with no held body"
+            if previous is None or not previous.intact:
+                error = error or "304 for a board with no intact held body"
             else:
                 body_ref = previous.body_path.relative_to(self._partition).as_posix()
                 last_modified = last_modified or previous.last_modified

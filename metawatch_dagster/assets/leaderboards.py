@@ -21,6 +21,7 @@ RUNS_FOR_PAST_PERIOD = "runs_present_for_past_period"
 RUN_ID_UNIQUE = "run_id_unique"
 FIVE_MEMBERS = "five_members_per_run"
 SPECS_KNOWN = "spec_ids_known"
+BODIES_READABLE = "bodies_readable"
 
 
 class ParseConfig(dg.Config):
@@ -78,6 +79,11 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
 
         report = fetch_partition(client, settings.raw_dir, plan, progress=progress)
     context.log.info(report.summary())
+    if report.damaged_bodies:
+        context.log.warning(
+            f"{key.key}: {len(report.damaged_bodies)} held bodies were missing or damaged on disk,"
+            f" so their boards were fetched whole (first: {report.damaged_bodies[0]})"
+        )
     yield dg.MaterializeResult(
         metadata={
             **week_metadata(metawatch.reference(), key.region, key.period),
@@ -88,6 +94,7 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
             "retries": report.retries,
             "seconds": round(report.seconds, 2),
             "bytes": report.bytes,
+            "damaged_bodies_fetched_again": len(report.damaged_bodies),
             "snapshot": report.snapshot,
             "dungeons_source": plan.dungeons_source,
         }
@@ -126,6 +133,13 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
         ),
         dg.AssetCheckSpec(
             SPECS_KNOWN, asset="run_members", description="Every spec id is in ref_specs."
+        ),
+        dg.AssetCheckSpec(
+            BODIES_READABLE,
+            asset="boards",
+            description="Every board that answered has its newest body on disk, readable as a"
+            " leaderboard (rejected_entries says why one is not). The next load fetches a missing or"
+            " truncated body again; delete one damaged otherwise to have it fetched again.",
         ),
     ],
     partitions_def=period_region_partitions,
@@ -177,6 +191,12 @@ def leaderboard_tables(
         passed=checks["unknown_spec_ids"] == 0,
         metadata={"unknown_spec_ids": checks["unknown_spec_ids"]},
     )
+    yield dg.AssetCheckResult(
+        check_name=BODIES_READABLE,
+        asset_key="boards",
+        passed=checks["boards_with_unreadable_body"] == 0,
+        metadata={"boards_with_unreadable_body": checks["boards_with_unreadable_body"]},
+    )
 
 
 def run_checks(con, region: str, period: int) -> dict[str, int]:
@@ -195,5 +215,9 @@ def run_checks(con, region: str, period: int) -> dict[str, int]:
             SELECT count(DISTINCT spec_id) FROM run_members
             WHERE region = $region AND period = $period
               AND spec_id NOT IN (SELECT spec_id FROM ref_specs)""",
+        "boards_with_unreadable_body": """
+            SELECT count(*) FROM boards
+            WHERE region = $region AND period = $period
+              AND status IN ('200', '304') AND entries IS NULL""",
     }
     return {name: con.execute(sql, params).fetchone()[0] for name, sql in queries.items()}

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from metawatch_dagster.assets.leaderboards import (
+    BODIES_READABLE,
     PARSED_TABLES,
     RUNS_FOR_PAST_PERIOD,
     leaderboard_pages,
@@ -17,6 +18,7 @@ from metawatch_dagster.assets.leaderboards import (
 )
 from metawatch_dagster.assets.reference import ref_tables, reference_files
 from metawatch_dagster.partitions import partition_key
+from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
 from metawatch_dagster.resources import MetawatchResource
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
@@ -149,6 +151,52 @@ def test_reparsing_the_same_snapshots_gives_identical_tables(sandbox, pipeline, 
     )
     assert all_rows() == before
     assert before["runs"]
+
+
+def test_a_truncated_body_fails_a_check_and_the_next_load_fetches_its_board_whole(
+    sandbox, pipeline, data_dir
+):
+    instance, resources = pipeline
+    region, period = "eu", sandbox.current_period("eu")
+    instance.add_dynamic_partitions("period", [str(period)])
+    load_partition(instance, resources, period, region)
+    [snapshot] = list_snapshots(data_dir / "raw", region, period)
+    board = next(b for b in read_manifest(snapshot)["boards"] if b["status"] == "200")
+    body = partition_dir(data_dir / "raw", region, period) / board["body"]
+    with body.open("r+b") as handle:
+        handle.truncate(100)
+
+    reparsed = dg.materialize(
+        [leaderboard_tables],
+        partition_key=partition_key(period, region),
+        instance=instance,
+        resources=resources,
+    )
+    assert unreadable_body_check(reparsed) == (False, 1)
+    assert read_partition(data_dir / "metawatch.duckdb", region, period) != truth_rows(
+        sandbox.truth(region, period)
+    )
+    with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
+        rejected = con.execute(
+            "SELECT connected_realm_id, dungeon_id, reason FROM rejected_entries"
+        ).fetchall()
+    assert rejected == [(board["connected_realm_id"], board["dungeon_id"], "invalid_json")]
+
+    reloaded = load_partition(instance, resources, period, region)
+    fetched = reloaded.asset_materializations_for_node("leaderboard_pages")[0].metadata
+    assert fetched["damaged_bodies_fetched_again"].value == 1
+    newest = read_manifest(list_snapshots(data_dir / "raw", region, period)[-1])["boards"]
+    assert [b["status"] for b in newest if b["body"] and b["body"].endswith(body.name)] == ["200"]
+    assert unreadable_body_check(reloaded) == (True, 0)
+    assert read_partition(data_dir / "metawatch.duckdb", region, period) == truth_rows(
+        sandbox.truth(region, period)
+    )
+
+
+def unreadable_body_check(result: dg.ExecuteInProcessResult) -> tuple[bool, int]:
+    """Whether the check passed, and the boards it counted."""
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == BODIES_READABLE]
+    return check.passed, check.metadata["boards_with_unreadable_body"].value
 
 
 def test_no_secret_in_the_event_log_or_the_data_folder(sandbox, pipeline, data_dir):

@@ -64,6 +64,28 @@ def test_304_points_at_the_last_body_and_keeps_its_last_modified(raw_dir: Path) 
     assert held.body_path.is_file()
 
 
+def test_a_held_body_missing_or_cut_short_is_not_intact_and_a_304_cannot_point_at_it(
+    raw_dir: Path,
+) -> None:
+    body = fixture_bytes(TRIMMED_EU)
+    boards = [(1305, 199, "200", body), (1306, 199, "200", body), (1307, 199, "200", body)]
+    write_snapshot(raw_dir, "eu", 946, boards)
+    # The newest snapshot names the older bodies through 304s: their recorded length is the 200's.
+    write_snapshot(raw_dir, "eu", 946, [(cr, d, "304", None) for cr, d, _, _ in boards], later(60))
+    held = held_boards(raw_dir, "eu", 946)
+    assert [held[(cr, 199)].intact for cr in (1305, 1306, 1307)] == [True, True, True]
+
+    held[(1306, 199)].body_path.unlink()
+    with held[(1307, 199)].body_path.open("r+b") as handle:
+        handle.truncate(len(handle.read()) - 1)
+    held = held_boards(raw_dir, "eu", 946)
+    assert [held[(cr, 199)].intact for cr in (1305, 1306, 1307)] == [True, False, False]
+
+    write_snapshot(raw_dir, "eu", 946, [(1307, 199, "304", None)], later(120))
+    [entry] = read_manifest(list_snapshots(raw_dir, "eu", 946)[-1])["boards"]
+    assert (entry["body"], entry["error"]) == (None, "304 for a board with no intact held body")
+
+
 def test_exception_inside_the_writer_leaves_no_snapshot(raw_dir: Path) -> None:
     with pytest.raises(RuntimeError), SnapshotWriter(raw_dir, "eu", 946) as snapshot:
         snapshot.add(1305, 199, "200", fixture_bytes(TRIMMED_EU), HTTP_DATE, T0)
