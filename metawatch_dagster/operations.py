@@ -68,7 +68,8 @@ class PeriodSpec:
 
 def parse_regions(text: str, settings: Settings) -> list[str]:
     regions = [r.strip().lower() for r in text.split(",") if r.strip()] if text else []
-    regions = regions or list(settings.regions)
+    # Each region once, in the order given: `us,us` would load every partition twice.
+    regions = list(dict.fromkeys(regions or settings.regions))
     unknown = sorted(set(regions) - {"us", "eu", "kr", "tw"})
     if unknown:
         raise ValueError(f"unknown regions {unknown}")

@@ -27,6 +27,11 @@ def test_regions_default_to_settings_and_reject_unknown():
         parse_regions("us,cn", settings)
 
 
+def test_regions_are_taken_once_in_the_order_given():
+    assert parse_regions("eu,us,EU, us", Settings()) == ["eu", "us"]
+    assert parse_regions("", Settings(regions=("tw", "us", "tw"))) == ["tw", "us"]
+
+
 def test_partition_keys_read_period_then_region():
     assert partition_key(1024, "us") == "1024|us"
     assert parse_partition_key("1024|eu") == PeriodRegion(1024, "eu")
