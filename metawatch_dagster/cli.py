@@ -45,7 +45,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_periods(args: argparse.Namespace) -> int:
-    return 0 if _operator().sync_periods(args.season) else 1
+    from metawatch_dagster.operations import parse_season
+
+    season = parse_season(args.season)
+    return 0 if _operator().sync_periods(season) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -66,6 +66,14 @@ class PeriodSpec:
         return [p for p in known if p <= periods["current_period"]][-self.latest :]
 
 
+def parse_season(text: str) -> str:
+    """`current` or a season id, as the sync_periods job takes it."""
+    season = text.strip().lower()
+    if season != "current" and not season.isdigit():
+        raise ValueError(f"season must be 'current' or a season id, not {text!r}")
+    return season
+
+
 def parse_regions(text: str, settings: Settings) -> list[str]:
     regions = [r.strip().lower() for r in text.split(",") if r.strip()] if text else []
     # Each region once, in the order given: `us,us` would load every partition twice.
