@@ -23,8 +23,9 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     regions = parse_regions(args.region, settings)
+    spec = PeriodSpec.parse(args.period)
     operator = _operator(settings)
-    ok = operator.load(regions, PeriodSpec.parse(args.period), PARTITION_JOB)
+    ok = operator.load(regions, spec, PARTITION_JOB)
     if ok and args.publish:
         ok = operator.publish()
     return 0 if ok else 1

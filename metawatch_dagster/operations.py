@@ -16,7 +16,7 @@ from metawatch_dagster.instance_home import POOL_LIMITS
 from metawatch_dagster.partitions import PeriodRegion
 from metawatch_dagster.period_registry import register_periods
 from metawatch_dagster.raw_store import list_partitions
-from metawatch_dagster.reference import ReferenceStore
+from metawatch_dagster.reference import ReferenceMissing, ReferenceStore
 from metawatch_dagster.run_workers import (
     WORKER_TAG,
     Worker,
@@ -59,11 +59,36 @@ class PeriodSpec:
         )
 
     def resolve(self, store: ReferenceStore, region: str) -> list[int]:
-        if not self.latest:
-            return list(range(self.first, self.last + 1))
-        periods = store.periods(region)
-        known = sorted(p["period"] for p in periods["periods"])
-        return [p for p in known if p <= periods["current_period"]][-self.latest :]
+        """The periods asked for in `region`, read from its reference files (no API call); refuses
+        a period they do not know or one after the current period, before anything is registered."""
+        try:
+            periods = store.periods(region)
+        except ReferenceMissing as missing:
+            raise ValueError(
+                f"{missing} (`metawatch load` does that for the regions in METAWATCH_REGIONS)"
+            ) from None
+        current = periods["current_period"]
+        started = sorted(p["period"] for p in periods["periods"] if p["period"] <= current)
+        if self.latest:
+            return started[-self.latest :]
+        if gaps := _gaps(self.first, self.last, started):
+            raise ValueError(
+                f"unknown or future periods in {region}: {gaps} (known: {started[0]}-{started[-1]},"
+                f" current: {current})"
+            )
+        return list(range(self.first, self.last + 1))
+
+
+def _gaps(first: int, last: int, known: list[int]) -> str:
+    """The stretches of first..last that `known` (ascending) lacks, as `1-1019, 1025-100000`."""
+    gaps, start = [], first
+    for period in (p for p in known if first <= p <= last):
+        if period > start:
+            gaps.append((start, period - 1))
+        start = period + 1
+    if start <= last:
+        gaps.append((start, last))
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in gaps)
 
 
 def parse_season(text: str) -> str:

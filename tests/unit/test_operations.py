@@ -1,9 +1,21 @@
+from pathlib import Path
+
+import dagster as dg
 import pytest
 
+from metawatch_dagster import cli
 from metawatch_dagster.config import Settings
-from metawatch_dagster.operations import PeriodSpec, parse_regions
-from metawatch_dagster.partitions import PeriodRegion, parse_partition_key, partition_key
+from metawatch_dagster.files import atomic_write_json
+from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB
+from metawatch_dagster.operations import Operator, PeriodSpec, parse_regions
+from metawatch_dagster.partitions import (
+    PeriodRegion,
+    parse_partition_key,
+    partition_key,
+    period_region_partitions,
+)
 from metawatch_dagster.period_registry import periods_to_register
+from metawatch_dagster.reference import ReferenceStore
 
 
 def test_period_spec_forms():
@@ -47,3 +59,72 @@ def test_new_periods_append_when_newer():
 
 def test_older_period_reregisters_everything_in_order():
     assert periods_to_register([1020, 1021], [1019]) == ([1019, 1020, 1021], True)
+
+
+@dg.op
+def reference_as_written() -> None:
+    """Stands in for the reference refresh: the test writes the reference files itself."""
+
+
+@dg.asset(partitions_def=period_region_partitions)
+def partition_loaded() -> None:
+    pass
+
+
+DEFS = dg.Definitions(
+    assets=[partition_loaded],
+    jobs=[
+        dg.GraphDefinition(name=REFERENCE_JOB, node_defs=[reference_as_written]).to_job(),
+        dg.define_asset_job(PARTITION_JOB, selection=[partition_loaded]),
+    ],
+)
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        yield instance
+
+
+@pytest.fixture
+def operator(instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Operator:
+    """The operator the `metawatch` command uses, over `instance` and a data folder where us knows
+    periods 1020-1024 (1024 current) and lists 1025 ahead of it."""
+    settings = Settings(regions=("us",), data_dir=tmp_path / "data")
+    periods = [{"period": period} for period in range(1020, 1026)]
+    atomic_write_json(
+        ReferenceStore(settings.reference_dir).periods_path("us"),
+        {"current_period": 1024, "periods": periods},
+    )
+    operator = Operator(instance, DEFS, settings)
+    monkeypatch.setattr(cli, "_operator", lambda settings=None: operator)
+    return operator
+
+
+def partition_runs(instance: dg.DagsterInstance) -> list[str]:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=PARTITION_JOB))
+    return sorted(run.tags["dagster/partition"] for run in runs)
+
+
+@pytest.mark.parametrize(
+    ("period", "refused"),
+    [("9999", "9999"), ("1025", "1025"), ("1-100000", "1-1019, 1025-100000")],
+)
+def test_a_load_of_periods_the_region_does_not_know_is_refused_before_any_is_registered(
+    operator, instance, capsys, period, refused
+):
+    assert cli.main(["load", "--region", "us", "--period", period, "--no-publish"]) == 2
+
+    assert capsys.readouterr().err == (
+        f"metawatch: unknown or future periods in us: {refused} (known: 1020-1024, current: 1024)\n"
+    )
+    assert instance.get_dynamic_partitions("period") == []
+    assert partition_runs(instance) == []
+
+
+def test_a_load_of_known_periods_registers_and_runs_them(operator, instance, capsys):
+    assert cli.main(["load", "--region", "us", "--period", "1023-1024", "--no-publish"]) == 0
+
+    assert "registered periods 1023, 1024\n" in capsys.readouterr().out
+    assert instance.get_dynamic_partitions("period") == ["1023", "1024"]
+    assert partition_runs(instance) == ["1023|us", "1024|us"]
