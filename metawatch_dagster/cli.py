@@ -111,8 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_load)
 
     rebuild = commands.add_parser("rebuild", help="re-parse from raw snapshots alone, no API calls")
-    rebuild.add_argument("--region", default="", help="comma-separated regions (default: all held)")
-    rebuild.add_argument("--period", default="", help="<id> | <first>-<last> (default: all held)")
+    rebuild.add_argument(
+        "--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)"
+    )
+    rebuild.add_argument(
+        "--period",
+        default="",
+        help="current | latest:N (from the reference files held) | <id> | <first>-<last>"
+        " (default: all held)",
+    )
     add_no_publish(rebuild)
     rebuild.set_defaults(func=cmd_rebuild)
 

@@ -239,7 +239,12 @@ class Operator:
             for region, period in list_partitions(self.settings.raw_dir)
             if region in regions
         ]
-        if spec is not None and not spec.latest:
+        if spec is not None and spec.latest:
+            # The reference files an earlier load left tell `current` and `latest:N`: no API call.
+            store = ReferenceStore(self.settings.reference_dir)
+            asked = {region: spec.resolve(store, region) for region in {p.region for p in held}}
+            held = [p for p in held if p.period in asked[p.region]]
+        elif spec is not None:
             held = [p for p in held if spec.first <= p.period <= spec.last]
         if not held:
             self.out(f"no raw snapshots under {self.settings.raw_dir} for {', '.join(regions)}")

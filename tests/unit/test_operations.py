@@ -6,7 +6,7 @@ import pytest
 from metawatch_dagster import cli
 from metawatch_dagster.config import Settings
 from metawatch_dagster.files import atomic_write_json
-from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB
+from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB, REPARSE_JOB
 from metawatch_dagster.operations import Operator, PeriodSpec, parse_regions
 from metawatch_dagster.partitions import (
     PeriodRegion,
@@ -15,6 +15,7 @@ from metawatch_dagster.partitions import (
     period_region_partitions,
 )
 from metawatch_dagster.period_registry import periods_to_register
+from metawatch_dagster.raw_store import MANIFEST_NAME, SNAPSHOT_PREFIX, partition_dir
 from metawatch_dagster.reference import ReferenceStore
 
 
@@ -76,6 +77,7 @@ DEFS = dg.Definitions(
     jobs=[
         dg.GraphDefinition(name=REFERENCE_JOB, node_defs=[reference_as_written]).to_job(),
         dg.define_asset_job(PARTITION_JOB, selection=[partition_loaded]),
+        dg.define_asset_job(REPARSE_JOB, selection=[partition_loaded]),
     ],
 )
 
@@ -101,8 +103,8 @@ def operator(instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Opera
     return operator
 
 
-def partition_runs(instance: dg.DagsterInstance) -> list[str]:
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=PARTITION_JOB))
+def partition_runs(instance: dg.DagsterInstance, job_name: str = PARTITION_JOB) -> list[str]:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name))
     return sorted(run.tags["dagster/partition"] for run in runs)
 
 
@@ -128,3 +130,46 @@ def test_a_load_of_known_periods_registers_and_runs_them(operator, instance, cap
     assert "registered periods 1023, 1024\n" in capsys.readouterr().out
     assert instance.get_dynamic_partitions("period") == ["1023", "1024"]
     assert partition_runs(instance) == ["1023|us", "1024|us"]
+
+
+@pytest.fixture
+def held(operator: Operator) -> None:
+    """Raw snapshots of us 1022-1024 and of eu 1024, whose reference files are not held."""
+    for region, period in [("us", 1022), ("us", 1023), ("us", 1024), ("eu", 1024)]:
+        snapshot = partition_dir(operator.settings.raw_dir, region, period) / (
+            f"{SNAPSHOT_PREFIX}20260101T000000000000Z"
+        )
+        snapshot.mkdir(parents=True)
+        (snapshot / MANIFEST_NAME).write_text("{}")
+
+
+@pytest.mark.parametrize(
+    ("period", "rebuilt"),
+    [
+        ("current", ["1024|us"]),
+        ("latest:2", ["1023|us", "1024|us"]),
+        ("", ["1022|us", "1023|us", "1024|us"]),
+    ],
+)
+def test_a_rebuild_of_the_latest_periods_reads_them_from_the_reference_held(
+    held, instance, monkeypatch, period, rebuilt
+):
+    monkeypatch.setenv("METAWATCH_REGIONS", "us")  # the default regions, though eu is held too
+
+    assert cli.main(["rebuild", "--period", period, "--no-publish"]) == 0
+
+    assert partition_runs(instance, REPARSE_JOB) == rebuilt
+
+
+def test_a_rebuild_of_the_latest_periods_without_their_reference_is_refused(
+    held, operator, instance, capsys
+):
+    assert cli.main(["rebuild", "--region", "eu", "--period", "current", "--no-publish"]) == 2
+
+    periods_file = operator.settings.reference_dir / "eu" / "periods.json"
+    assert capsys.readouterr().err == (
+        f"metawatch: periods of eu not fetched yet ({periods_file}); materialize reference_files"
+        " (`metawatch load` does that for the regions in METAWATCH_REGIONS)\n"
+    )
+    assert instance.get_dynamic_partitions("period") == []
+    assert partition_runs(instance, REPARSE_JOB) == []
