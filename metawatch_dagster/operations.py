@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core import errors as dagster_errors
 from dagster._core.storage.tags import WILL_RETRY_TAG
+from dagster._utils.error import SerializableErrorInfo
 
 from metawatch_dagster.config import Settings
 from metawatch_dagster.instance_home import POOL_LIMITS
@@ -27,6 +29,13 @@ from metawatch_dagster.run_workers import (
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 _LATEST = re.compile(r"^latest:(\d+)$")
+_URL_QUERY = re.compile(r"(https?://[^\s?#]+)[?#]\S*")
+# Dagster reports what a step's own code raised as the cause of one of these.
+_USER_CODE_WRAPPERS = frozenset(
+    name
+    for name, value in vars(dagster_errors).items()
+    if isinstance(value, type) and issubclass(value, dagster_errors.DagsterUserCodeExecutionError)
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,17 @@ def parse_regions(text: str, settings: Settings) -> list[str]:
     return regions
 
 
+def _error_line(error: SerializableErrorInfo) -> str:
+    """`Class: first line of its message` of the error a step's own code raised, without a URL's
+    query string: what the terminal shows of a failed step (its trace is in the event log)."""
+    while error.cls_name in _USER_CODE_WRAPPERS and error.cause is not None:
+        error = error.cause
+    # The message reads `module.Class: text`, or `module.Class` alone.
+    text = error.message.split("\n", 1)[0].partition(": ")[2]
+    line = f"{error.cls_name}: {text}" if text else error.cls_name
+    return _URL_QUERY.sub(r"\1", line)
+
+
 def _describe(run: dg.DagsterRun) -> str:
     partition = run.tags.get("dagster/partition")
     return f"{run.job_name} {partition}" if partition else run.job_name
@@ -136,15 +156,20 @@ class Operator:
     ) -> dg.ExecuteInProcessResult:
         job = self.defs.resolve_job_def(job_name)
         self._clear_pools()
-        # The terminal shows one line per run; every event still goes to the instance's event log,
-        # and what steps print (dbt's output) goes to the log file.
-        quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+        # The terminal shows one line per run and a failed step's error (`_report`); every event still
+        # goes to the instance's event log, and the log file takes what steps print (dbt's output)
+        # and Dagster's error lines with their traces, which its console logger writes to stderr.
+        errors_only = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("a") as sink, contextlib.redirect_stdout(sink):
+        with (
+            self.log_path.open("a") as sink,
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+        ):
             return job.execute_in_process(
                 instance=self.instance,
                 partition_key=partition_key,
-                run_config={**quiet, **(run_config or {})},
+                run_config={**errors_only, **(run_config or {})},
                 raise_on_error=False,
                 tags={WORKER_TAG: self.worker.tag()},
             )
@@ -171,7 +196,8 @@ class Operator:
         if result.success:
             self.out(f"  ok      {label} ({seconds:.1f}s, run {result.run_id[:8]})")
             return True
-        failed_steps = [event.step_key for event in result.all_events if event.is_step_failure]
+        failures = [event for event in result.all_events if event.is_step_failure]
+        failed_steps = [event.step_key for event in failures]
         self.out(
             f"  FAILED  {label} ({seconds:.1f}s, run {result.run_id[:8]}; failed steps: "
             f"{', '.join(failed_steps) or 'none, see the run in the Dagster UI'};"
@@ -181,6 +207,9 @@ class Operator:
             # A person stopped the command: a daemon sharing the instance must not run it again.
             self.instance.add_run_tags(result.run_id, {WILL_RETRY_TAG: "false"})
             raise KeyboardInterrupt
+        for event in failures:
+            if error := event.event_specific_data.error:
+                self.out(f"    {event.step_key}: {_error_line(error)}")
         return False
 
     def refresh_reference(self) -> bool:

@@ -4,6 +4,7 @@ import dagster as dg
 import pytest
 
 from metawatch_dagster import cli
+from metawatch_dagster.blizzard.errors import BlizzardError
 from metawatch_dagster.config import Settings
 from metawatch_dagster.files import atomic_write_json
 from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB, REPARSE_JOB
@@ -173,3 +174,63 @@ def test_a_rebuild_of_the_latest_periods_without_their_reference_is_refused(
     )
     assert instance.get_dynamic_partitions("period") == []
     assert partition_runs(instance, REPARSE_JOB) == []
+
+
+@dg.op
+def token_refused() -> None:
+    raise BlizzardError(
+        "POST http://127.0.0.1:9/oauth/token answered 401: check BLIZZARD_CLIENT_ID /"
+        " BLIZZARD_CLIENT_SECRET"
+    )
+
+
+@dg.op
+def no_credentials() -> None:
+    raise dg.Failure("BLIZZARD_CLIENT_ID and BLIZZARD_CLIENT_SECRET are not set")
+
+
+@dg.op
+def board_forbidden() -> None:
+    raise BlizzardError(
+        "GET http://127.0.0.1:9/data/wow/x?namespace=dynamic-us&locale=en_US answered 403"
+    )
+
+
+@dg.op
+def query_failed() -> None:
+    try:
+        int("abc")
+    except ValueError as error:
+        raise RuntimeError("Conversion Error: abc is not a number\nLINE 1: SELECT ...") from error
+
+
+@pytest.mark.parametrize(
+    ("op", "shown"),
+    [
+        (
+            token_refused,
+            "BlizzardError: POST http://127.0.0.1:9/oauth/token answered 401: check"
+            " BLIZZARD_CLIENT_ID / BLIZZARD_CLIENT_SECRET",
+        ),
+        (no_credentials, "Failure: BLIZZARD_CLIENT_ID and BLIZZARD_CLIENT_SECRET are not set"),
+        (board_forbidden, "BlizzardError: GET http://127.0.0.1:9/data/wow/x answered 403"),
+        (query_failed, "RuntimeError: Conversion Error: abc is not a number"),
+    ],
+)
+def test_a_failed_step_shows_its_own_error_in_a_line_and_its_trace_in_the_log_file(
+    instance, tmp_path, capsys, op, shown
+):
+    job = dg.GraphDefinition(name=REFERENCE_JOB, node_defs=[op]).to_job()
+    lines: list[str] = []
+    operator = Operator(
+        instance, dg.Definitions(jobs=[job]), Settings(data_dir=tmp_path / "data"), lines.append
+    )
+
+    assert not operator.refresh_reference()
+
+    assert lines[0] == "reference: periods, seasons, realms, dungeons, specs"
+    assert lines[1].startswith("  FAILED  reference (")
+    assert lines[1].endswith(f"failed steps: {op.name}; output in {operator.log_path})")
+    assert lines[2:] == [f"    {op.name}: {shown}"]
+    assert capsys.readouterr() == ("", ""), "nothing but the lines above reaches the terminal"
+    assert f", in {op.name}\n" in operator.log_path.read_text(), "the trace is in the log file"
