@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 
@@ -69,7 +70,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     from metawatch_dagster.docs_server import build_and_serve
 
-    return build_and_serve(Settings.from_env(), serve=args.serve, port=args.port)
+    try:
+        return build_and_serve(Settings.from_env(), serve=args.serve, port=args.port)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(
+            f"port {args.port} is in use: serve the docs on another with --port"
+        ) from error
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -162,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"metawatch: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a path or port the machine refuses, named in the message
+        print(f"metawatch: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "metawatch: interrupted (a run it stopped is marked failed, not to be retried); the"

@@ -3,10 +3,13 @@ the Dagster instance."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from metawatch_dagster.assets import dbt
 from metawatch_dagster.cli import main
 
 
@@ -27,3 +30,30 @@ def test_a_season_that_is_not_current_or_an_id_is_refused_before_anything_runs(h
         "metawatch: season must be 'current' or a season id, not 'abc'\n"
     )
     assert not home.exists()
+
+
+def test_a_data_folder_that_is_a_file_is_named_in_one_line(home, tmp_path, capsys):
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("")
+
+    assert main(["load", "--region", "eu", "--period", "current", "--no-publish"]) == 1
+
+    assert capsys.readouterr().err == (
+        f"metawatch: [Errno 20] Not a directory: '{not_a_folder / 'logs'}'\n"
+    )
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_runs() == []
+
+
+def test_docs_on_a_port_in_use_say_so_in_one_line(home, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(dbt, "build_docs", lambda settings: tmp_path)  # the site is dbt's to test
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        assert main(["docs", "--serve", "--port", str(port)]) == 1
+
+    assert capsys.readouterr().err == (
+        f"metawatch: port {port} is in use: serve the docs on another with --port\n"
+    )
