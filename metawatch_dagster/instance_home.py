@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +16,11 @@ POOL_LIMITS = {"duckdb": 1}
 
 def ensure_dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    new = not home.exists()
     home.mkdir(parents=True, exist_ok=True)
+    if new:
+        # A mistyped DAGSTER_HOME would otherwise make, silently, an instance the intended UI never shows.
+        print(f"created a new Dagster instance at {home}", file=sys.stderr)
     config = home / "dagster.yaml"
     if not config.exists() and TEMPLATE.exists():
         shutil.copyfile(TEMPLATE, config)

@@ -11,6 +11,7 @@ import pytest
 
 from metawatch_dagster.assets import dbt
 from metawatch_dagster.cli import main
+from metawatch_dagster.instance_home import ensure_dagster_home
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def test_a_data_folder_that_is_a_file_is_named_in_one_line(home, tmp_path, capsy
     assert main(["load", "--region", "eu", "--period", "current", "--no-publish"]) == 1
 
     assert capsys.readouterr().err == (
+        f"created a new Dagster instance at {home}\n"
         f"metawatch: [Errno 20] Not a directory: '{not_a_folder / 'logs'}'\n"
     )
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -57,3 +59,12 @@ def test_docs_on_a_port_in_use_say_so_in_one_line(home, tmp_path, monkeypatch, c
     assert capsys.readouterr().err == (
         f"metawatch: port {port} is in use: serve the docs on another with --port\n"
     )
+
+
+def test_a_dagster_home_made_by_the_command_is_said_once(home, capsys):
+    assert ensure_dagster_home() == home
+    assert capsys.readouterr().err == f"created a new Dagster instance at {home}\n"
+    assert (home / "dagster.yaml").is_file()
+
+    ensure_dagster_home()
+    assert capsys.readouterr().err == ""
