@@ -129,6 +129,15 @@ def _error_line(error: SerializableErrorInfo) -> str:
     return _URL_QUERY.sub(r"\1", line)
 
 
+def _check_figures(check: dg.AssetCheckEvaluation) -> str:
+    """A failed check's numbers, as `boards_with_unreadable_body=1`."""
+    return ", ".join(
+        f"{name}={entry.value}"
+        for name, entry in check.metadata.items()
+        if isinstance(entry.value, int | float | str | bool)
+    )
+
+
 def _describe(run: dg.DagsterRun) -> str:
     partition = run.tags.get("dagster/partition")
     return f"{run.job_name} {partition}" if partition else run.job_name
@@ -195,6 +204,13 @@ class Operator:
         seconds = time.monotonic() - started
         if result.success:
             self.out(f"  ok      {label} ({seconds:.1f}s, run {result.run_id[:8]})")
+            # A failed check does not fail its run: the data is stored, but not all of it is right.
+            for check in result.get_asset_check_evaluations():
+                if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
+                    self.out(
+                        f"    check failed: {check.asset_key.to_user_string()} {check.check_name}"
+                        f" ({_check_figures(check)}); see the run in the Dagster UI"
+                    )
             return True
         failures = [event for event in result.all_events if event.is_step_failure]
         failed_steps = [event.step_key for event in failures]

@@ -234,3 +234,38 @@ def test_a_failed_step_shows_its_own_error_in_a_line_and_its_trace_in_the_log_fi
     assert lines[2:] == [f"    {op.name}: {shown}"]
     assert capsys.readouterr() == ("", ""), "nothing but the lines above reaches the terminal"
     assert f", in {op.name}\n" in operator.log_path.read_text(), "the trace is in the log file"
+
+
+@dg.asset(
+    check_specs=[
+        dg.AssetCheckSpec("bodies_readable", asset="boards_written"),
+        dg.AssetCheckSpec("few_warnings", asset="boards_written"),
+    ]
+)
+def boards_written():
+    yield dg.MaterializeResult()
+    yield dg.AssetCheckResult(
+        check_name="bodies_readable",
+        passed=False,
+        metadata={"boards_with_unreadable_body": 1, "bodies": ["a", "b"]},
+    )
+    yield dg.AssetCheckResult(
+        check_name="few_warnings", passed=False, severity=dg.AssetCheckSeverity.WARN
+    )
+
+
+def test_a_run_that_succeeds_with_a_failed_check_shows_the_check_under_its_line(instance, tmp_path):
+    defs = dg.Definitions(
+        assets=[boards_written],
+        jobs=[dg.define_asset_job(REFERENCE_JOB, selection=[boards_written])],
+    )
+    lines: list[str] = []
+    operator = Operator(instance, defs, Settings(data_dir=tmp_path / "data"), lines.append)
+
+    assert operator.refresh_reference()
+
+    assert lines[1].startswith("  ok      reference (")
+    assert lines[2:] == [
+        "    check failed: boards_written bodies_readable (boards_with_unreadable_body=1);"
+        " see the run in the Dagster UI"
+    ]
