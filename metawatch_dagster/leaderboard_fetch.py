@@ -18,7 +18,7 @@ from pathlib import Path
 
 from metawatch_dagster.blizzard import BlizzardClient, BlizzardError
 from metawatch_dagster.contract import FULL_BOARD_ENTRIES
-from metawatch_dagster.raw_store import SnapshotWriter, held_boards
+from metawatch_dagster.raw_store import SnapshotWriter
 from metawatch_dagster.reference import BoardPlan
 
 log = logging.getLogger("metawatch.fetch")
@@ -77,26 +77,30 @@ def fetch_partition(
     workers: int = DEFAULT_WORKERS,
     progress: Callable[[int, int], None] | None = None,
 ) -> FetchReport:
-    held = held_boards(raw_dir, plan.region, plan.period)
     boards = plan.boards
     report = FetchReport(region=plan.region, period=plan.period, boards=len(boards))
-    report.damaged_bodies = sorted(
-        str(held[board].body_path) for board in boards if board in held and not held[board].intact
-    )
     stats_before = client.stats
     started = time.monotonic()
 
-    def fetch_one(board: tuple[int, int]):
-        cr_id, dungeon_id = board
-        previous = held.get(board)
-        since = previous.last_modified if previous and previous.intact else None
-        try:
-            response = client.leaderboard(plan.region, cr_id, dungeon_id, plan.period, since)
-        except BlizzardError as error:
-            return board, None, str(error)
-        return board, response, None
-
     with SnapshotWriter(raw_dir, plan.region, plan.period) as snapshot:
+        # The boards the writer's 304s point at: asked with If-Modified-Since when intact.
+        held = snapshot.held
+        report.damaged_bodies = sorted(
+            str(held[board].body_path)
+            for board in boards
+            if board in held and not held[board].intact
+        )
+
+        def fetch_one(board: tuple[int, int]):
+            cr_id, dungeon_id = board
+            previous = held.get(board)
+            since = previous.last_modified if previous and previous.intact else None
+            try:
+                response = client.leaderboard(plan.region, cr_id, dungeon_id, plan.period, since)
+            except BlizzardError as error:
+                return board, None, str(error)
+            return board, response, None
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = [pool.submit(fetch_one, board) for board in boards]
             for done, future in enumerate(as_completed(futures), start=1):

@@ -146,7 +146,8 @@ def _iso_utc(moment: datetime) -> str:
 class SnapshotWriter:
     """Writes one snapshot of a partition; commits on a clean exit, discards on an exception.
 
-    `add` may be called from many threads at once.
+    `add` may be called from many threads at once. `held` is the partition's held boards as the
+    writer read them on entering, which its 304s point at.
     """
 
     def __init__(self, raw_dir: Path, region: str, period: int) -> None:
@@ -160,7 +161,7 @@ class SnapshotWriter:
         self._entries: dict[tuple[int, int], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._temp: Path | None = None
-        self._held: dict[tuple[int, int], HeldBoard] = {}
+        self.held: dict[tuple[int, int], HeldBoard] = {}
 
     @property
     def path(self) -> Path:
@@ -170,7 +171,7 @@ class SnapshotWriter:
     def __enter__(self) -> SnapshotWriter:
         self._partition.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_dirs(self._partition)
-        self._held = held_boards(self._raw_dir, self.region, self.period)
+        self.held = held_boards(self._raw_dir, self.region, self.period)
         self._temp = Path(
             tempfile.mkdtemp(dir=self._partition, prefix=f"{TEMP_PREFIX}{self._snapshot_name}-")
         )
@@ -216,7 +217,7 @@ class SnapshotWriter:
             (self._temp / name).write_bytes(gzip.compress(body, GZIP_LEVEL, mtime=0))
             body_ref = f"{self._snapshot_name}/{name}"
         elif status == "304":
-            previous = self._held.get(board)
+            previous = self.held.get(board)
             if previous is None or not previous.intact:
                 error = error or "304 for a board with no intact held body"
             else:
