@@ -29,7 +29,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     ok = operator.load(regions, spec, PARTITION_JOB)
     if ok and args.publish:
         ok = operator.publish()
-    return 0 if ok else 1
+    return operator.exit_status(ok)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
@@ -43,14 +43,15 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     ok = operator.rebuild(regions, spec, REPARSE_JOB)
     if ok and args.publish:
         ok = operator.publish()
-    return 0 if ok else 1
+    return operator.exit_status(ok)
 
 
 def cmd_sync_periods(args: argparse.Namespace) -> int:
     from metawatch_dagster.operations import parse_season
 
     season = parse_season(args.season)
-    return 0 if _operator().sync_periods(season) else 1
+    operator = _operator()
+    return operator.exit_status(operator.sync_periods(season))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -60,4 +60,4 @@ def _demo(operator: Operator, out: Callable[[str], None]) -> int:
     out(f"  {data / 'docs' / 'index.html'}   dbt docs (or: make docs)")
     out(f"  {serving}   read-only warehouse for notebooks and BI")
     out(f"  {data / 'exports'}/   marts as Parquet + summary.json")
-    return 0
+    return operator.exit_status(True)

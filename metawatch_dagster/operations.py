@@ -159,6 +159,8 @@ class Operator:
         self.out = out
         self.log_path = settings.data_dir / "logs" / "metawatch.log"
         self.worker = Worker.current()
+        # `partition: asset check` of each error-severity check that failed in a run that succeeded.
+        self.failed_checks: list[str] = []
 
     def _run(
         self, job_name: str, partition_key: str | None = None, run_config: dict | None = None
@@ -207,9 +209,11 @@ class Operator:
             # A failed check does not fail its run: the data is stored, but not all of it is right.
             for check in result.get_asset_check_evaluations():
                 if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
+                    name = f"{check.asset_key.to_user_string()} {check.check_name}"
+                    self.failed_checks.append(f"{label}: {name}")
                     self.out(
-                        f"    check failed: {check.asset_key.to_user_string()} {check.check_name}"
-                        f" ({_check_figures(check)}); see the run in the Dagster UI"
+                        f"    check failed: {name} ({_check_figures(check)});"
+                        " see the run in the Dagster UI"
                     )
             return True
         failures = [event for event in result.all_events if event.is_step_failure]
@@ -227,6 +231,20 @@ class Operator:
             if error := event.event_specific_data.error:
                 self.out(f"    {event.step_key}: {_error_line(error)}")
         return False
+
+    def exit_status(self, ok: bool) -> int:
+        """A command's exit status: 0 when its runs succeeded and passed their error-severity
+        checks. A failed check does not stop the command, but ends it with 1, as dbt does, so a
+        scheduler sees that the data stored is not all right."""
+        if not ok:
+            return 1
+        if self.failed_checks:
+            self.out(
+                f"failed error-severity checks ({len(self.failed_checks)}):"
+                f" {'; '.join(self.failed_checks)}; the data is stored, but not all of it is right"
+            )
+            return 1
+        return 0
 
     def refresh_reference(self) -> bool:
         from metawatch_dagster.jobs import REFERENCE_JOB

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from metawatch_dagster.bench.end_to_end import EndToEndError, partition_run_seconds
+from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
 from metawatch_dagster.run_workers import pool_holders
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
@@ -45,6 +46,16 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
         assert sandbox.stats()["requests"] == requests_before, "a rebuild makes no API call"
         assert read_partition(data_dir / "metawatch.duckdb", "eu", period) == loaded
 
+        truncate_a_body(data_dir, "eu", period)
+        damaged = metawatch(["rebuild", "--region", "eu", "--no-publish"], env)
+        assert damaged.returncode == 1, damaged.stdout + damaged.stderr
+        assert f"ok      {period}|eu" in damaged.stdout
+        assert (
+            "    check failed: boards bodies_readable (boards_with_unreadable_body=1);"
+            f" see the run in the Dagster UI\nfailed error-severity checks (1): {period}|eu:"
+            " boards bodies_readable; the data is stored, but not all of it is right\n"
+        ) in damaged.stdout, damaged.stdout
+
         refused = metawatch(["load", "--region", "eu", "--period", "99999", "--no-publish"], env)
         assert refused.returncode == 2
         assert refused.stderr == (
@@ -75,6 +86,14 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
     assert statuses == [(f"{period}|eu", dg.DagsterRunStatus.SUCCESS)]
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.spec_weekly").fetchone()[0] > 0
+
+
+def truncate_a_body(data_dir, region: str, period: int) -> None:
+    """Cut short the body of the first board that answered 200 in the partition's first snapshot."""
+    snapshot = list_snapshots(data_dir / "raw", region, period)[0]
+    board = next(b for b in read_manifest(snapshot)["boards"] if b["status"] == "200")
+    with (partition_dir(data_dir / "raw", region, period) / board["body"]).open("r+b") as body:
+        body.truncate(100)
 
 
 def start_a_load_in_the_duckdb_pool(

@@ -254,7 +254,9 @@ def boards_written():
     )
 
 
-def test_a_run_that_succeeds_with_a_failed_check_shows_the_check_under_its_line(instance, tmp_path):
+def test_a_run_that_succeeds_with_a_failed_check_shows_the_check_and_ends_the_command_with_1(
+    instance, tmp_path
+):
     defs = dg.Definitions(
         assets=[boards_written],
         jobs=[dg.define_asset_job(REFERENCE_JOB, selection=[boards_written])],
@@ -263,9 +265,21 @@ def test_a_run_that_succeeds_with_a_failed_check_shows_the_check_under_its_line(
     operator = Operator(instance, defs, Settings(data_dir=tmp_path / "data"), lines.append)
 
     assert operator.refresh_reference()
+    assert operator.exit_status(True) == 1
 
     assert lines[1].startswith("  ok      reference (")
     assert lines[2:] == [
         "    check failed: boards_written bodies_readable (boards_with_unreadable_body=1);"
-        " see the run in the Dagster UI"
+        " see the run in the Dagster UI",
+        "failed error-severity checks (1): reference: boards_written bodies_readable;"
+        " the data is stored, but not all of it is right",
     ]
+
+
+def test_a_command_whose_runs_succeeded_and_passed_their_checks_ends_with_0(instance, tmp_path):
+    lines: list[str] = []
+    operator = Operator(instance, DEFS, Settings(data_dir=tmp_path / "data"), lines.append)
+
+    assert operator.exit_status(True) == 0
+    assert operator.exit_status(False) == 1
+    assert lines == []
