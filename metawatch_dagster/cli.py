@@ -15,7 +15,10 @@ def _operator(settings: Settings | None = None):
     from metawatch_dagster.instance_home import get_instance
     from metawatch_dagster.operations import Operator
 
-    return Operator(get_instance(), defs, settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    # Before the instance: a data folder the machine refuses ends the command with nothing made.
+    settings.log_path.parent.mkdir(parents=True, exist_ok=True)
+    return Operator(get_instance(), defs, settings)
 
 
 def cmd_load(args: argparse.Namespace) -> int:

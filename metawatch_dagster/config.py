@@ -55,6 +55,11 @@ class Settings:
     def warehouse_path(self) -> Path:
         return self.data_dir / "metawatch.duckdb"
 
+    @property
+    def log_path(self) -> Path:
+        """Where a `metawatch` command writes what its runs print, and their traces."""
+        return self.data_dir / "logs" / "metawatch.log"
+
 
 def automation_running(environ: dict[str, str] | None = None) -> bool:
     """Whether the sensor and schedules start running by default (METAWATCH_AUTOMATION=stopped

@@ -157,7 +157,7 @@ class Operator:
         self.defs = defs
         self.settings = settings
         self.out = out
-        self.log_path = settings.data_dir / "logs" / "metawatch.log"
+        self.log_path = settings.log_path
         self.worker = Worker.current()
         # `partition: asset check` of each error-severity check that failed in a run that succeeded.
         self.failed_checks: list[str] = []
