@@ -129,6 +129,14 @@ def _error_line(error: SerializableErrorInfo) -> str:
     return _URL_QUERY.sub(r"\1", line)
 
 
+def _run_error_line(result: dg.ExecuteInProcessResult) -> str:
+    """The run failure's own error in one line, or where to look when it has none."""
+    for event in result.all_events:
+        if event.is_run_failure and (error := event.event_specific_data.error):
+            return _error_line(error)
+    return "no error recorded; see the run in the Dagster UI"
+
+
 def _check_figures(check: dg.AssetCheckEvaluation) -> str:
     """A failed check's numbers, as `boards_with_unreadable_body=1`."""
     return ", ".join(
@@ -220,8 +228,7 @@ class Operator:
         failed_steps = [event.step_key for event in failures]
         self.out(
             f"  FAILED  {label} ({seconds:.1f}s, run {result.run_id[:8]}; failed steps: "
-            f"{', '.join(failed_steps) or 'none, see the run in the Dagster UI'};"
-            f" output in {self.log_path})"
+            f"{', '.join(failed_steps) or 'none'}; output in {self.log_path})"
         )
         if stopped_by_an_interrupt(result.all_events):
             # A person stopped the command: a daemon sharing the instance must not run it again.
@@ -230,6 +237,9 @@ class Operator:
         for event in failures:
             if error := event.event_specific_data.error:
                 self.out(f"    {event.step_key}: {_error_line(error)}")
+        if not failures:
+            # The run failed outside its steps (a resource that failed to start, say).
+            self.out(f"    run: {_run_error_line(result)}")
         return False
 
     def exit_status(self, ok: bool) -> int:

@@ -236,6 +236,35 @@ def test_a_failed_step_shows_its_own_error_in_a_line_and_its_trace_in_the_log_fi
     assert f", in {op.name}\n" in operator.log_path.read_text(), "the trace is in the log file"
 
 
+class UnreachableStore(dg.ConfigurableResource):
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        raise ConnectionRefusedError("store.example:5432 refused the connection")
+
+
+@dg.asset
+def needs_the_store(store: UnreachableStore) -> None:
+    pass
+
+
+def test_a_run_that_fails_before_any_step_shows_the_run_s_own_error(instance, tmp_path, capsys):
+    defs = dg.Definitions(
+        assets=[needs_the_store],
+        resources={"store": UnreachableStore()},
+        jobs=[dg.define_asset_job(REFERENCE_JOB, selection=[needs_the_store])],
+    )
+    lines: list[str] = []
+    operator = Operator(instance, defs, Settings(data_dir=tmp_path / "data"), lines.append)
+
+    assert not operator.refresh_reference()
+
+    assert lines[1].startswith("  FAILED  reference (")
+    assert lines[1].endswith(f"failed steps: none; output in {operator.log_path})")
+    assert lines[2:] == [
+        "    run: ConnectionRefusedError: store.example:5432 refused the connection"
+    ]
+    assert capsys.readouterr() == ("", "")
+
+
 @dg.asset(
     check_specs=[
         dg.AssetCheckSpec("bodies_readable", asset="boards_written"),
