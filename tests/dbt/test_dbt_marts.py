@@ -162,6 +162,28 @@ def test_dbt_tests_report_as_asset_checks(built) -> None:
     assert failed == []
 
 
+def test_a_partition_s_dbt_checks_count_only_its_own_rows(built) -> None:
+    """Each partition's check counts its own two-tank groups, not those of partitions built before."""
+    counted = {}
+    for key, result in built["results"].items():
+        [tanks] = [
+            e
+            for e in result.get_asset_check_evaluations()
+            if e.check_name == "one_tank_one_healer_per_group"
+        ]
+        counted[key] = tanks.metadata["dagster_dbt/failed_row_count"].value
+    assert counted == {key: _two_tank_groups(built["warehouse"], key) for key in BUILT}
+    assert all(counted.values())
+
+
+def _two_tank_groups(warehouse, key: str) -> int:
+    period, region = _split(key)
+    roles = defaultdict(list)
+    for member in warehouse.rows("run_members", period, region):
+        roles[member["run_id"]].append(ROLE[member["spec_id"]])
+    return sum(r.count("TANK") != 1 or r.count("HEALER") != 1 for r in roles.values())
+
+
 def test_spec_weekly_equals_python_truth(built) -> None:
     period, region = 1002, "us"
     expected = _spec_weekly_truth(built["warehouse"], period, region)
