@@ -32,6 +32,7 @@ from metawatch_dagster.assets.dbt_invocation import (
 # dbt_env and dbt_vars are re-exported: the bench and the tests import them from here.
 from metawatch_dagster.assets.dbt_invocation import dbt_env as dbt_env
 from metawatch_dagster.assets.dbt_invocation import dbt_vars as dbt_vars
+from metawatch_dagster.assets.dbt_test_descriptions import describe_test
 from metawatch_dagster.config import Settings
 from metawatch_dagster.partitions import period_region_partitions
 from metawatch_dagster.resources import MetawatchResource
@@ -57,6 +58,8 @@ DOCS_GROUP = "docs"
 STAGING_SELECTION = "tag:staging"
 WEEKLY_SELECTION = "tag:weekly"
 SEASON_SELECTION = "tag:season"
+# The materialization of the marts built per (period, region) partition (macros/replace_partitions.sql).
+PARTITIONED_MATERIALIZATION = "replace_partitions"
 WEEKLY_MARTS = ("fct_runs", "spec_weekly", "composition_weekly", "dungeon_weekly", "board_coverage")
 SEASON_MARTS = ("spec_tiers",)
 MARTS = WEEKLY_MARTS + SEASON_MARTS
@@ -99,6 +102,27 @@ class MetawatchDbtTranslator(DagsterDbtTranslator):
         }
         known = {dep.asset_key for dep in spec.deps}
         return spec.merge_attributes(deps=sorted(read_through_views - known))
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """A test's check says what it checks, and a weekly mart's tests are checks per partition
+        (they read the run's partition only; see macros/get_where_subquery.sql), so the UI shows
+        each week's result rather than the last week built."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        test = manifest["nodes"][unique_id]
+        tested = manifest["nodes"].get(test.get("attached_node") or "", {})
+        partitioned = tested.get("config", {}).get("materialized") == PARTITIONED_MATERIALIZATION
+        return spec._replace(
+            description=spec.description or describe_test(test),
+            partitions_def=period_region_partitions if partitioned else None,
+        )
 
 
 translator = MetawatchDbtTranslator()

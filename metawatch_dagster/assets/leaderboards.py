@@ -59,6 +59,7 @@ def _board_plan(metawatch: MetawatchResource, client, region: str, period: int):
             asset="leaderboard_pages",
             description="Every connected realm × dungeon board answered 200, 304 or 404, and not "
             "all of them 404 (which means a stale realm or dungeon list, not an empty week).",
+            partitions_def=period_region_partitions,
         )
     ],
 )
@@ -123,24 +124,24 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
         )
         for table in PARSED_TABLES
     ],
+    # Checks per partition: the UI shows each week's result, not the last week loaded.
     check_specs=[
         dg.AssetCheckSpec(
-            RUNS_FOR_PAST_PERIOD, asset="runs", description="A week that has ended has runs."
-        ),
-        dg.AssetCheckSpec(RUN_ID_UNIQUE, asset="runs", description="run_id is unique."),
-        dg.AssetCheckSpec(
-            FIVE_MEMBERS, asset="run_members", description="Every run has five members."
-        ),
-        dg.AssetCheckSpec(
-            SPECS_KNOWN, asset="run_members", description="Every spec id is in ref_specs."
-        ),
-        dg.AssetCheckSpec(
-            BODIES_READABLE,
-            asset="boards",
-            description="Every board that answered has its newest body on disk, readable as a"
-            " leaderboard (rejected_entries says why one is not). The next load fetches a missing or"
-            " truncated body again; delete one damaged otherwise to have it fetched again.",
-        ),
+            name, asset=asset, description=description, partitions_def=period_region_partitions
+        )
+        for name, asset, description in (
+            (RUNS_FOR_PAST_PERIOD, "runs", "A week that has ended has runs."),
+            (RUN_ID_UNIQUE, "runs", "run_id is unique."),
+            (FIVE_MEMBERS, "run_members", "Every run has five members."),
+            (SPECS_KNOWN, "run_members", "Every spec id is in ref_specs."),
+            (
+                BODIES_READABLE,
+                "boards",
+                "Every board that answered has its newest body on disk, readable as a leaderboard"
+                " (rejected_entries says why one is not). The next load fetches a missing or"
+                " truncated body again; delete one damaged otherwise to have it fetched again.",
+            ),
+        )
     ],
     partitions_def=period_region_partitions,
     pool="duckdb",
