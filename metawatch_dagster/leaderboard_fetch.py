@@ -32,8 +32,8 @@ class FetchReport:
     period: int
     boards: int
     statuses: Counter[str] = field(default_factory=Counter)
-    entries: int = 0
-    full_boards: int = 0
+    entries: int = 0  # in the bodies this fetch downloaded (its 200s)
+    full_boards: int = 0  # of those bodies, the ones at the board's cap of 500 entries
     bytes: int = 0
     requests: int = 0
     retries: int = 0
@@ -59,8 +59,9 @@ class FetchReport:
     def summary(self) -> str:
         by_status = " ".join(f"{s}={self.statuses[s]}" for s in ("200", "304", "404", "error"))
         return (
-            f"{self.period}|{self.region}: {self.boards} boards ({by_status}), {self.entries} entries, "
-            f"{self.full_boards} full, {self.requests} requests, {self.retries} retries, "
+            f"{self.period}|{self.region}: {self.boards} boards ({by_status}), downloaded"
+            f" {self.entries} entries ({self.full_boards} boards full), {self.requests} requests,"
+            f" {self.retries} retries, "
             f"{self.bytes / 1e6:.1f} MB in {self.seconds:.1f}s"
         )
 

@@ -89,8 +89,8 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
         metadata={
             **week_metadata(metawatch.reference(), key.region, key.period),
             **report.board_counts(),
-            "new_entries": report.entries,
-            "full_boards": report.full_boards,
+            "entries_downloaded": report.entries,
+            "boards_downloaded_full": report.full_boards,
             "requests": report.requests,
             "retries": report.retries,
             "seconds": round(report.seconds, 2),
@@ -159,7 +159,7 @@ def leaderboard_tables(
         checks = run_checks(con, key.region, key.period)
         current = metawatch.reference().periods(key.region)["current_period"]
         dropped = drop_cache_before(con, key.region, current)
-    context.log.info(f"{key.key}: {result}")
+    context.log.info(str(result))
     if dropped:
         context.log.info(
             f"{key.region}: dropped the parse cache of weeks before {current} ({dropped} bodies);"

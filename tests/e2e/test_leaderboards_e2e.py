@@ -85,9 +85,16 @@ def test_a_later_fetch_adds_new_runs_and_keeps_dropped_ones(sandbox, pipeline, d
     instance.add_dynamic_partitions("period", [str(period)])
     db = data_dir / "metawatch.duckdb"
 
-    load_partition(instance, resources, period, region)
+    fetched = fetch_metadata(load_partition(instance, resources, period, region))
     first = read_partition(db, region, period)
     assert first == truth_rows(sandbox.truth(region, period))
+    with duckdb.connect(str(db), read_only=True) as con:
+        entries, full = con.execute(
+            "SELECT sum(entries), count(*) FILTER (WHERE is_full) FROM boards"
+            " WHERE region = $region AND period = $period",
+            {"region": region, "period": period},
+        ).fetchone()
+    assert (fetched["entries_downloaded"], fetched["boards_downloaded_full"]) == (entries, full)
 
     sandbox.clock.advance(timedelta(days=2))
     shown_now = truth_rows(sandbox.board_truth(region, period))
@@ -195,6 +202,11 @@ def test_a_truncated_body_fails_a_check_and_the_next_load_fetches_its_board_whol
     assert read_partition(data_dir / "metawatch.duckdb", region, period) == truth_rows(
         sandbox.truth(region, period)
     )
+
+
+def fetch_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    [materialization] = result.asset_materializations_for_node("leaderboard_pages")
+    return {name: entry.value for name, entry in materialization.metadata.items()}
 
 
 def unreadable_body_check(result: dg.ExecuteInProcessResult) -> tuple[bool, int]:
