@@ -142,7 +142,7 @@ def _check_figures(check: dg.AssetCheckEvaluation) -> str:
     return ", ".join(
         f"{name}={entry.value}"
         for name, entry in check.metadata.items()
-        if isinstance(entry.value, int | float | str | bool)
+        if isinstance(entry.value, int | float)  # and bools; text (the partition, say) is no figure
     )
 
 

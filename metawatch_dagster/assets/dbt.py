@@ -58,8 +58,6 @@ DOCS_GROUP = "docs"
 STAGING_SELECTION = "tag:staging"
 WEEKLY_SELECTION = "tag:weekly"
 SEASON_SELECTION = "tag:season"
-# The materialization of the marts built per (period, region) partition (macros/replace_partitions.sql).
-PARTITIONED_MATERIALIZATION = "replace_partitions"
 WEEKLY_MARTS = ("fct_runs", "spec_weekly", "composition_weekly", "dungeon_weekly", "board_coverage")
 SEASON_MARTS = ("spec_tiers",)
 MARTS = WEEKLY_MARTS + SEASON_MARTS
@@ -110,19 +108,11 @@ class MetawatchDbtTranslator(DagsterDbtTranslator):
         unique_id: str,
         project: DbtProject | None,
     ) -> dg.AssetCheckSpec | None:
-        """A test's check says what it checks, and a weekly mart's tests are checks per partition
-        (they read the run's partition only; see macros/get_where_subquery.sql), so the UI shows
-        each week's result rather than the last week built."""
+        """A test's check says what it checks."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if spec is None:
-            return None
-        test = manifest["nodes"][unique_id]
-        tested = manifest["nodes"].get(test.get("attached_node") or "", {})
-        partitioned = tested.get("config", {}).get("materialized") == PARTITIONED_MATERIALIZATION
-        return spec._replace(
-            description=spec.description or describe_test(test),
-            partitions_def=period_region_partitions if partitioned else None,
-        )
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
 
 
 translator = MetawatchDbtTranslator()

@@ -25,7 +25,7 @@ import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource
 from packaging import version
 
-from metawatch_dagster.partitions import parse_partition_key
+from metawatch_dagster.partitions import CheckOutcome, about_partition, parse_partition_key
 
 DbtDagsterEvent = (
     dg.Output
@@ -129,20 +129,26 @@ def dbt_invocation(
 
 
 def asset_events(invocation: DbtCliInvocation) -> Iterator[DbtDagsterEvent]:
-    """The invocation's Dagster events, as `invocation.stream()` gives them, and each message a
-    model logs (`log(..., info=True)`, such as the rows a rebuild by difference wrote) in the run's
-    event log: dagster-dbt writes dbt's log only to the step's stdout."""
+    """The invocation's Dagster events, as `invocation.stream()` gives them, its tests' outcomes
+    naming the run's partition, and each message a model logs (`log(..., info=True)`, such as the
+    rows a rebuild by difference wrote) in the run's event log: dagster-dbt writes dbt's log only to
+    the step's stdout."""
+    context = invocation.context
+    partition = context.partition_key if context is not None and context.has_partition_key else None
     for event in invocation.stream_raw_events():
         info = event.raw_event["info"]
-        if info["name"] == "JinjaLogInfo" and invocation.context is not None:
-            invocation.context.log.info(info["msg"])
-        yield from event.to_default_asset_events(
+        if info["name"] == "JinjaLogInfo" and context is not None:
+            context.log.info(info["msg"])
+        for dagster_event in event.to_default_asset_events(
             manifest=invocation.manifest,
             dagster_dbt_translator=invocation.dagster_dbt_translator,
-            context=invocation.context,
+            context=context,
             target_path=invocation.target_path,
             project=invocation.project,
-        )
+        ):
+            if partition and isinstance(dagster_event, CheckOutcome):
+                dagster_event = about_partition(dagster_event, partition)
+            yield dagster_event
 
 
 def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | None) -> Path:

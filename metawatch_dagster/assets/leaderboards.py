@@ -8,7 +8,11 @@ import dagster as dg
 
 from metawatch_dagster.leaderboard_fetch import fetch_partition
 from metawatch_dagster.parsing import drop_cache_before, parse_partition
-from metawatch_dagster.partitions import parse_partition_key, period_region_partitions
+from metawatch_dagster.partitions import (
+    about_partition,
+    parse_partition_key,
+    period_region_partitions,
+)
 from metawatch_dagster.reference import ReferenceFetcher, ReferenceMissing, ReferenceStore
 from metawatch_dagster.resources import MetawatchResource
 from metawatch_dagster.warehouse import connect
@@ -59,7 +63,6 @@ def _board_plan(metawatch: MetawatchResource, client, region: str, period: int):
             asset="leaderboard_pages",
             description="Every connected realm × dungeon board answered 200, 304 or 404, and not "
             "all of them 404 (which means a stale realm or dungeon list, not an empty week).",
-            partitions_def=period_region_partitions,
         )
     ],
 )
@@ -100,7 +103,7 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
             "dungeons_source": plan.dungeons_source,
         }
     )
-    yield dg.AssetCheckResult(
+    check = dg.AssetCheckResult(
         check_name=ALL_BOARDS_ANSWERED,
         passed=report.statuses["error"] == 0
         and (report.boards == 0 or report.statuses["404"] < report.boards),
@@ -111,6 +114,7 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
             "failed": report.errors[:20],
         },
     )
+    yield about_partition(check, key.key)
 
 
 @dg.multi_asset(
@@ -124,11 +128,8 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
         )
         for table in PARSED_TABLES
     ],
-    # Checks per partition: the UI shows each week's result, not the last week loaded.
     check_specs=[
-        dg.AssetCheckSpec(
-            name, asset=asset, description=description, partitions_def=period_region_partitions
-        )
+        dg.AssetCheckSpec(name, asset=asset, description=description)
         for name, asset, description in (
             (RUNS_FOR_PAST_PERIOD, "runs", "A week that has ended has runs."),
             (RUN_ID_UNIQUE, "runs", "run_id is unique."),
@@ -168,36 +169,40 @@ def leaderboard_tables(
     for table in PARSED_TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata={"rows": result.rows[table]})
     ended = key.period < current
-    yield dg.AssetCheckResult(
-        check_name=RUNS_FOR_PAST_PERIOD,
-        asset_key="runs",
-        passed=not ended or result.rows["runs"] > 0,
-        metadata={"runs": result.rows["runs"], "week_ended": ended},
+    outcomes = (
+        dg.AssetCheckResult(
+            check_name=RUNS_FOR_PAST_PERIOD,
+            asset_key="runs",
+            passed=not ended or result.rows["runs"] > 0,
+            metadata={"runs": result.rows["runs"], "week_ended": ended},
+        ),
+        dg.AssetCheckResult(
+            check_name=RUN_ID_UNIQUE,
+            asset_key="runs",
+            passed=checks["duplicate_run_ids"] == 0,
+            metadata={"duplicate_run_ids": checks["duplicate_run_ids"]},
+        ),
+        dg.AssetCheckResult(
+            check_name=FIVE_MEMBERS,
+            asset_key="run_members",
+            passed=checks["runs_without_five_members"] == 0,
+            metadata={"runs_without_five_members": checks["runs_without_five_members"]},
+        ),
+        dg.AssetCheckResult(
+            check_name=SPECS_KNOWN,
+            asset_key="run_members",
+            passed=checks["unknown_spec_ids"] == 0,
+            metadata={"unknown_spec_ids": checks["unknown_spec_ids"]},
+        ),
+        dg.AssetCheckResult(
+            check_name=BODIES_READABLE,
+            asset_key="boards",
+            passed=checks["boards_with_unreadable_body"] == 0,
+            metadata={"boards_with_unreadable_body": checks["boards_with_unreadable_body"]},
+        ),
     )
-    yield dg.AssetCheckResult(
-        check_name=RUN_ID_UNIQUE,
-        asset_key="runs",
-        passed=checks["duplicate_run_ids"] == 0,
-        metadata={"duplicate_run_ids": checks["duplicate_run_ids"]},
-    )
-    yield dg.AssetCheckResult(
-        check_name=FIVE_MEMBERS,
-        asset_key="run_members",
-        passed=checks["runs_without_five_members"] == 0,
-        metadata={"runs_without_five_members": checks["runs_without_five_members"]},
-    )
-    yield dg.AssetCheckResult(
-        check_name=SPECS_KNOWN,
-        asset_key="run_members",
-        passed=checks["unknown_spec_ids"] == 0,
-        metadata={"unknown_spec_ids": checks["unknown_spec_ids"]},
-    )
-    yield dg.AssetCheckResult(
-        check_name=BODIES_READABLE,
-        asset_key="boards",
-        passed=checks["boards_with_unreadable_body"] == 0,
-        metadata={"boards_with_unreadable_body": checks["boards_with_unreadable_body"]},
-    )
+    for check in outcomes:
+        yield about_partition(check, key.key)
 
 
 def run_checks(con, region: str, period: int) -> dict[str, int]:

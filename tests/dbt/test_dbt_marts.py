@@ -164,7 +164,7 @@ def test_dbt_tests_report_as_asset_checks(built) -> None:
 
 def test_a_partition_s_dbt_checks_count_only_its_own_rows(built) -> None:
     """Each partition's check counts its own two-tank groups, not those of partitions built before,
-    and is recorded as that partition's."""
+    and names its partition."""
     counted = {}
     for key, result in built["results"].items():
         [tanks] = [
@@ -172,7 +172,7 @@ def test_a_partition_s_dbt_checks_count_only_its_own_rows(built) -> None:
             for e in result.get_asset_check_evaluations()
             if e.check_name == "one_tank_one_healer_per_group"
         ]
-        assert tanks.partition == key
+        assert tanks.metadata["partition"].value == key
         counted[key] = tanks.metadata["dagster_dbt/failed_row_count"].value
     assert counted == {key: _two_tank_groups(built["warehouse"], key) for key in BUILT}
     assert all(counted.values())

@@ -183,7 +183,8 @@ def test_a_truncated_body_fails_a_check_and_the_next_load_fetches_its_board_whol
     [failed] = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey("boards"), BODIES_READABLE), limit=1
     )
-    assert failed.partition == partition_key(period, region)
+    recorded = failed.event.dagster_event.event_specific_data.metadata["partition"]
+    assert recorded.value == partition_key(period, region)
     assert read_partition(data_dir / "metawatch.duckdb", region, period) != truth_rows(
         sandbox.truth(region, period)
     )
