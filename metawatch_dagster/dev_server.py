@@ -30,9 +30,12 @@ def run_dev(host: str = "127.0.0.1", port: int = 3000, clock_speed: float = DEV_
         try:
             return process.wait()
         except KeyboardInterrupt:
+            # Ctrl-C is how `make dev` stops: once Dagster has shut down, that is a success (its own
+            # status says it was aborted, which made make report an error).
             process.terminate()
             try:
-                return process.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 return 130
+            return 0
