@@ -129,20 +129,23 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
         for table in PARSED_TABLES
     ],
     check_specs=[
-        dg.AssetCheckSpec(name, asset=asset, description=description)
-        for name, asset, description in (
-            (RUNS_FOR_PAST_PERIOD, "runs", "A week that has ended has runs."),
-            (RUN_ID_UNIQUE, "runs", "run_id is unique."),
-            (FIVE_MEMBERS, "run_members", "Every run has five members."),
-            (SPECS_KNOWN, "run_members", "Every spec id is in ref_specs."),
-            (
-                BODIES_READABLE,
-                "boards",
-                "Every board that answered has its newest body on disk, readable as a leaderboard"
-                " (rejected_entries says why one is not). The next load fetches a missing or"
-                " truncated body again; delete one damaged otherwise to have it fetched again.",
-            ),
-        )
+        dg.AssetCheckSpec(
+            RUNS_FOR_PAST_PERIOD, asset="runs", description="A week that has ended has runs."
+        ),
+        dg.AssetCheckSpec(RUN_ID_UNIQUE, asset="runs", description="run_id is unique."),
+        dg.AssetCheckSpec(
+            FIVE_MEMBERS, asset="run_members", description="Every run has five members."
+        ),
+        dg.AssetCheckSpec(
+            SPECS_KNOWN, asset="run_members", description="Every spec id is in ref_specs."
+        ),
+        dg.AssetCheckSpec(
+            BODIES_READABLE,
+            asset="boards",
+            description="Every board that answered has its newest body on disk, readable as a"
+            " leaderboard (rejected_entries says why one is not). The next load fetches a missing or"
+            " truncated body again; delete one damaged otherwise to have it fetched again.",
+        ),
     ],
     partitions_def=period_region_partitions,
     pool="duckdb",
