@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from metawatch_dagster.assets.dbt_invocation import (
     DBT_EXECUTABLE,
+    DbtDagsterEvent,
     MetawatchDbtCliResource,
     asset_events,
     dbt_invocation,
@@ -34,7 +35,7 @@ from metawatch_dagster.assets.dbt_invocation import dbt_env as dbt_env
 from metawatch_dagster.assets.dbt_invocation import dbt_vars as dbt_vars
 from metawatch_dagster.assets.dbt_test_descriptions import describe_test
 from metawatch_dagster.config import Settings
-from metawatch_dagster.partitions import period_region_partitions
+from metawatch_dagster.partitions import PeriodRegion, parse_partition_key, period_region_partitions
 from metawatch_dagster.resources import MetawatchResource
 
 
@@ -58,6 +59,9 @@ DOCS_GROUP = "docs"
 STAGING_SELECTION = "tag:staging"
 WEEKLY_SELECTION = "tag:weekly"
 SEASON_SELECTION = "tag:season"
+MARTS_SCHEMA = "marts"
+# Counted for each weekly mart's materialization, as Dagster's UI shows it.
+ROW_COUNT_METADATA = "dagster/row_count"
 WEEKLY_MARTS = ("fct_runs", "spec_weekly", "composition_weekly", "dungeon_weekly", "board_coverage")
 SEASON_MARTS = ("spec_tiers",)
 MARTS = WEEKLY_MARTS + SEASON_MARTS
@@ -184,14 +188,52 @@ def dbt_weekly(
         staging = ["run", "--select", STAGING_SELECTION]
         with dbt_invocation(dbt, staging, warehouse_path=warehouse_path) as invocation:
             invocation.wait()
-    with dbt_invocation(
-        dbt,
-        ["build"],
-        warehouse_path=warehouse_path,
-        partition_keys=context.partition_keys,
-        context=context,
-    ) as invocation:
-        yield from asset_events(invocation)
+    partitions = [parse_partition_key(key) for key in context.partition_keys]
+    events: list[DbtDagsterEvent] = []
+    try:
+        with dbt_invocation(
+            dbt,
+            ["build"],
+            warehouse_path=warehouse_path,
+            partition_keys=context.partition_keys,
+            context=context,
+        ) as invocation:
+            for event in asset_events(invocation):
+                events.append(event)
+    except Exception:
+        # What dbt built and tested before it failed (a failed test, say) is reported too.
+        yield from with_row_counts(events, warehouse_path, partitions)
+        raise
+    yield from with_row_counts(events, warehouse_path, partitions)
+
+
+def with_row_counts(
+    events: list[DbtDagsterEvent], warehouse_path: Path, partitions: list[PeriodRegion]
+) -> Iterator[DbtDagsterEvent]:
+    """The events, each mart's output with the rows its partitions hold. Counted once dbt has
+    exited: a second connection while dbt runs would meet its lock on the warehouse."""
+    marts = [event.output_name for event in events if isinstance(event, dg.Output)]
+    if not marts:
+        yield from events
+        return
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = {
+            mart: sum(
+                con.execute(
+                    f"SELECT count(*) FROM {MARTS_SCHEMA}.{mart}"
+                    " WHERE period = $period AND region = $region",
+                    {"period": partition.period, "region": partition.region},
+                ).fetchone()[0]
+                for partition in partitions
+            )
+            for mart in marts
+        }
+    for event in events:
+        if isinstance(event, dg.Output):
+            event = event.with_metadata(
+                {**event.metadata, ROW_COUNT_METADATA: rows[event.output_name]}
+            )
+        yield event
 
 
 @dbt_assets(

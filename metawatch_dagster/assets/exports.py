@@ -18,12 +18,11 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from metawatch_dagster.assets.dbt import DUCKDB_POOL, MARTS
+from metawatch_dagster.assets.dbt import DUCKDB_POOL, MARTS, MARTS_SCHEMA
 from metawatch_dagster.resources import MetawatchResource
 from metawatch_dagster.warehouse import connect
 
 EXPORTS_GROUP = "exports"
-MARTS_SCHEMA = "marts"
 SUMMARY_FILE = "summary.json"
 TOP_SPECS_PER_ROLE = 3
 

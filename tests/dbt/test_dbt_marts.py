@@ -130,6 +130,60 @@ def test_each_partition_builds_exactly_its_rows(built) -> None:
     assert counts == {key: len(wh.rows("runs", *_split(key))) for key in BUILT}
 
 
+def test_each_mart_materialization_counts_its_partition_s_rows(built) -> None:
+    for key, result in built["results"].items():
+        period, region = _split(key)
+        counted = {
+            m.asset_key.to_user_string(): m.metadata["dagster/row_count"].value
+            for m in (event.materialization for event in result.get_asset_materialization_events())
+        }
+        partition = f"period = {period} AND region = '{region}'"
+        assert counted == {
+            mart: len(_mart(built["path"], mart, partition)) for mart in WEEKLY_MARTS
+        }, key
+        assert all(counted.values())
+
+
+def test_a_failed_dbt_test_fails_the_run_and_what_dbt_built_before_it_is_reported(
+    built, tmp_path: Path
+) -> None:
+    from metawatch_dagster.assets.dbt import dbt_resource, dbt_weekly
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(built["path"], data_dir / "metawatch.duckdb")
+    with duckdb.connect(str(data_dir / "metawatch.duckdb")) as con:
+        con.execute(
+            "DELETE FROM run_members WHERE rowid = (SELECT min(rowid) FROM run_members"
+            " WHERE period = 1002 AND region = 'eu')"
+        )
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("period", [str(p) for p in PERIODS])
+
+    result = dg.materialize(
+        [dbt_weekly],
+        partition_key="1002|eu",
+        instance=instance,
+        resources={"dbt": dbt_resource(), "metawatch": MetawatchResource(data_dir=str(data_dir))},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    [four] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "five_members_per_run"
+    ]
+    assert not four.passed and four.severity == dg.AssetCheckSeverity.ERROR
+    assert four.metadata["dagster_dbt/failed_row_count"].value == 1
+    assert four.metadata["partition"].value == "1002|eu"
+    [fct_runs] = [
+        event.materialization
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey("fct_runs")
+    ]
+    runs = len(built["warehouse"].rows("runs", 1002, "eu"))
+    assert fct_runs.metadata["dagster/row_count"].value == runs
+
+
 def test_a_new_partition_leaves_the_others_untouched(built) -> None:
     for mart, rows_before in built["before"].items():
         others = _mart(built["path"], mart, "NOT (period = 1002 AND region = 'us')")
