@@ -26,6 +26,13 @@ RUN_ID_UNIQUE = "run_id_unique"
 FIVE_MEMBERS = "five_members_per_run"
 SPECS_KNOWN = "spec_ids_known"
 BODIES_READABLE = "bodies_readable"
+# The checks that pass when their count from `run_checks` is zero: (check, asset, count).
+ZERO_COUNT_CHECKS = (
+    (RUN_ID_UNIQUE, "runs", "duplicate_run_ids"),
+    (FIVE_MEMBERS, "run_members", "runs_without_five_members"),
+    (SPECS_KNOWN, "run_members", "unknown_spec_ids"),
+    (BODIES_READABLE, "boards", "boards_with_unreadable_body"),
+)
 
 
 class ParseConfig(dg.Config):
@@ -179,29 +186,14 @@ def leaderboard_tables(
             passed=not ended or result.rows["runs"] > 0,
             metadata={"runs": result.rows["runs"], "week_ended": ended},
         ),
-        dg.AssetCheckResult(
-            check_name=RUN_ID_UNIQUE,
-            asset_key="runs",
-            passed=checks["duplicate_run_ids"] == 0,
-            metadata={"duplicate_run_ids": checks["duplicate_run_ids"]},
-        ),
-        dg.AssetCheckResult(
-            check_name=FIVE_MEMBERS,
-            asset_key="run_members",
-            passed=checks["runs_without_five_members"] == 0,
-            metadata={"runs_without_five_members": checks["runs_without_five_members"]},
-        ),
-        dg.AssetCheckResult(
-            check_name=SPECS_KNOWN,
-            asset_key="run_members",
-            passed=checks["unknown_spec_ids"] == 0,
-            metadata={"unknown_spec_ids": checks["unknown_spec_ids"]},
-        ),
-        dg.AssetCheckResult(
-            check_name=BODIES_READABLE,
-            asset_key="boards",
-            passed=checks["boards_with_unreadable_body"] == 0,
-            metadata={"boards_with_unreadable_body": checks["boards_with_unreadable_body"]},
+        *(
+            dg.AssetCheckResult(
+                check_name=name,
+                asset_key=asset,
+                passed=checks[count] == 0,
+                metadata={count: checks[count]},
+            )
+            for name, asset, count in ZERO_COUNT_CHECKS
         ),
     )
     for check in outcomes:
