@@ -4,6 +4,25 @@ import dagster as dg
 
 from metawatch_dagster.config import automation_running
 
+# A run in one of these states will still do its work: requesting another would only repeat it.
+PENDING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def pending_run(
+    instance: dg.DagsterInstance, job_name: str, partition_key: str | None = None
+) -> dg.DagsterRun | None:
+    """A run of the job (of that partition, when given) that is queued or running, if any."""
+    tags = {} if partition_key is None else {"dagster/partition": partition_key}
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=job_name, statuses=PENDING, tags=tags), limit=1
+    )
+    return runs[0] if runs else None
+
 
 def sensor_status() -> dg.DefaultSensorStatus:
     return (

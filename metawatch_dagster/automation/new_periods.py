@@ -15,19 +15,13 @@ import os
 import dagster as dg
 
 from metawatch_dagster.assets.reference import REF_TABLE_KEYS
-from metawatch_dagster.automation import sensor_status
+from metawatch_dagster.automation import pending_run, sensor_status
 from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB, partition_job, reference_job
 from metawatch_dagster.partitions import partition_key, period_partitions
 from metawatch_dagster.period_registry import periods_to_register, registered_periods
 from metawatch_dagster.resources import MetawatchResource
 
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("METAWATCH_SENSOR_INTERVAL", "300"))
-PENDING = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def plan_new_periods(
@@ -97,12 +91,10 @@ def reference_loaded(instance: dg.DagsterInstance) -> bool:
 
 def load_reference_first(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
     """A reference load, unless one is already queued or running (one that failed is retried)."""
-    pending = instance.get_runs(
-        filters=dg.RunsFilter(job_name=REFERENCE_JOB, statuses=PENDING), limit=1
-    )
+    pending = pending_run(instance, REFERENCE_JOB)
     if pending:
         return dg.SkipReason(
-            f"waiting for run {pending[0].run_id[:8]} to load the reference tables; the new"
+            f"waiting for run {pending.run_id[:8]} to load the reference tables; the new"
             " periods are loaded after it"
         )
     return dg.RunRequest(job_name=REFERENCE_JOB)

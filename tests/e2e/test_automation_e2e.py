@@ -146,3 +146,40 @@ def test_schedule_tick_loads_each_current_period_and_then_only_new_runs(
     assert new_runs, "six simulated hours should bring new runs"
     assert after == served
     assert {r[0] for r in before["runs"]} <= {r[0] for r in after["runs"]}
+
+
+def test_schedule_skips_a_partition_whose_load_is_still_queued_or_running(
+    sandbox, resources, instance
+):
+    current = sandbox.current_period("us")
+    instance.add_dynamic_partitions("period", [str(current)])
+    us, eu = partition_key(current, "us"), partition_key(current, "eu")
+
+    def tick() -> list[str] | dg.SkipReason:
+        with dg.build_schedule_context(
+            instance=instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
+        ) as context:
+            result = current_period_hourly(context)
+        return result if isinstance(result, dg.SkipReason) else [r.partition_key for r in result]
+
+    def add_load(key: str, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+        run = dg.DagsterRun(
+            job_name="load_partition", status=status, tags={"dagster/partition": key}
+        )
+        instance.add_run(run)
+        return run
+
+    add_load(us, dg.DagsterRunStatus.SUCCESS)
+    add_load(eu, dg.DagsterRunStatus.FAILURE)
+    assert sorted(tick()) == sorted([us, eu]), "finished loads do not hold the next one back"
+
+    add_load(us, dg.DagsterRunStatus.NOT_STARTED)
+    assert tick() == [eu]
+
+    running = add_load(eu, dg.DagsterRunStatus.STARTED)
+    skipped = tick()
+    assert isinstance(skipped, dg.SkipReason)
+    assert "already loading" in skipped.skip_message
+
+    instance.report_run_failed(running)
+    assert tick() == [eu]
