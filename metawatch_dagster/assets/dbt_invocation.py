@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliInvocation, DbtCliResource
+from dagster_dbt import DbtCliEventMessage, DbtCliInvocation, DbtCliResource
 from packaging import version
 
 from metawatch_dagster.partitions import CheckOutcome, about_partition, parse_partition_key
@@ -39,6 +39,8 @@ DbtDagsterEvent = (
 WAREHOUSE_ENV = "METAWATCH_WAREHOUSE_PATH"
 PARTITIONS_ENV = "METAWATCH_DBT_PARTITIONS"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# A failed or warning test's compiled SQL, which selects the rows it failed on.
+FAILING_ROWS_METADATA = "failing_rows_sql"
 
 # DbtCliResource.cli() hands the dbt process a copy of os.environ: the variables are set around
 # that call only, one invocation at a time within this process.
@@ -132,7 +134,10 @@ def asset_events(invocation: DbtCliInvocation) -> Iterator[DbtDagsterEvent]:
     """The invocation's Dagster events, as `invocation.stream()` gives them, its tests' outcomes
     naming the run's partition, and each message a model logs (`log(..., info=True)`, such as the
     rows a rebuild by difference wrote) in the run's event log: dagster-dbt writes dbt's log only to
-    the step's stdout."""
+    the step's stdout.
+
+    A test that did not pass carries the SQL that lists its failing rows (`failing_rows_sql`): the
+    path dbt's own message gives is in the invocation's target folder, gone once dbt succeeds."""
     context = invocation.context
     partition = context.partition_key if context is not None and context.has_partition_key else None
     for event in invocation.stream_raw_events():
@@ -146,9 +151,35 @@ def asset_events(invocation: DbtCliInvocation) -> Iterator[DbtDagsterEvent]:
             target_path=invocation.target_path,
             project=invocation.project,
         ):
-            if partition and isinstance(dagster_event, CheckOutcome):
-                dagster_event = about_partition(dagster_event, partition)
+            if isinstance(dagster_event, CheckOutcome):
+                if partition:
+                    dagster_event = about_partition(dagster_event, partition)
+                if not dagster_event.passed:
+                    dagster_event = with_failing_rows_sql(dagster_event, invocation, event)
             yield dagster_event
+
+
+def with_failing_rows_sql(
+    check: CheckOutcome, invocation: DbtCliInvocation, event: DbtCliEventMessage
+) -> CheckOutcome:
+    node = invocation.manifest["nodes"][event.raw_event["data"]["node_info"]["unique_id"]]
+    compiled = _compiled_sql_path(invocation.target_path, node)
+    if not compiled.is_file():
+        dg.get_dagster_logger().warning(f"{check.check_name}: no compiled SQL at {compiled}")
+        return check
+    sql = compiled.read_text().strip()
+    return check.with_metadata(
+        {**check.metadata, FAILING_ROWS_METADATA: dg.MetadataValue.md(f"```sql\n{sql}\n```")}
+    )
+
+
+def _compiled_sql_path(target_path: Path, node: Mapping[str, Any]) -> Path:
+    """Where dbt wrote the node's compiled SQL (as dbt-core's get_target_write_path): at its file's
+    path, or, for one of several nodes a file defines (a YAML file's tests), under that path."""
+    source = Path(node["original_file_path"])
+    if Path(node["path"]).name != source.name:
+        source = source / node["path"]
+    return target_path / "compiled" / node["package_name"] / source
 
 
 def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | None) -> Path:

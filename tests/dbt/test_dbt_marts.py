@@ -175,6 +175,8 @@ def test_a_failed_dbt_test_fails_the_run_and_what_dbt_built_before_it_is_reporte
     assert not four.passed and four.severity == dg.AssetCheckSeverity.ERROR
     assert four.metadata["dagster_dbt/failed_row_count"].value == 1
     assert four.metadata["partition"].value == "1002|eu"
+    [failing] = _failing_rows(data_dir / "metawatch.duckdb", four)
+    assert failing["member_count"] == 4 and failing["period"] == 1002 and failing["region"] == "eu"
     [fct_runs] = [
         event.materialization
         for event in result.get_asset_materialization_events()
@@ -214,6 +216,9 @@ def test_dbt_tests_report_as_asset_checks(built) -> None:
     assert not tanks.passed and tanks.severity == dg.AssetCheckSeverity.WARN
     failed = [k for k, e in evaluations.items() if not e.passed and k[1] != tanks.check_name]
     assert failed == []
+    assert [k for k, e in evaluations.items() if "failing_rows_sql" in e.metadata] == [
+        ("fct_runs", tanks.check_name)
+    ], "only a check that did not pass carries its failing rows' SQL"
 
 
 def test_a_partition_s_dbt_checks_count_only_its_own_rows(built) -> None:
@@ -228,8 +233,20 @@ def test_a_partition_s_dbt_checks_count_only_its_own_rows(built) -> None:
         ]
         assert tanks.metadata["partition"].value == key
         counted[key] = tanks.metadata["dagster_dbt/failed_row_count"].value
+        listed = _failing_rows(built["path"], tanks)
+        assert len(listed) == counted[key], key
+        assert {(row["period"], row["region"]) for row in listed} == {_split(key)}, key
     assert counted == {key: _two_tank_groups(built["warehouse"], key) for key in BUILT}
     assert all(counted.values())
+
+
+def _failing_rows(warehouse: Path, check: dg.AssetCheckEvaluation) -> list[dict]:
+    """The rows a dbt check failed on, from the SQL its outcome carries, run on the warehouse."""
+    sql = check.metadata["failing_rows_sql"].value.removeprefix("```sql\n").removesuffix("\n```")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _two_tank_groups(warehouse, key: str) -> int:
