@@ -8,6 +8,7 @@ invocation left (the profile's path is part of that state) for the next one to s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -39,6 +41,11 @@ DbtDagsterEvent = (
 WAREHOUSE_ENV = "METAWATCH_WAREHOUSE_PATH"
 PARTITIONS_ENV = "METAWATCH_DBT_PARTITIONS"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Each invocation's own target folder, under the project's (which holds the manifest Dagster loads);
+# a failed invocation's stays for its compiled SQL and logs, the newest few of them.
+INVOCATIONS_FOLDER = Path("target") / "invocations"
+KEPT_FAILED_INVOCATIONS = 10
+IN_FLIGHT_SECONDS = 3600
 # A failed or warning test's compiled SQL, which selects the rows it failed on.
 FAILING_ROWS_METADATA = "failing_rows_sql"
 
@@ -111,9 +118,9 @@ def dbt_invocation(
 
     Yields the running invocation (stream or wait on it inside the block); once the block ends
     without error, the invocation's parse state is kept for the warehouse's next invocation. Without
-    a `target_path`, dbt writes to a folder of its own under the project's target/ (about 4 MB),
-    removed once the block ends without error: every partition run makes one. A failed invocation's
-    folder stays for its compiled SQL and logs.
+    a `target_path`, dbt writes to a folder of its own under the project's target/invocations/
+    (2-4 MB), removed once the block ends without error: every partition run makes one. A failed
+    invocation's folder stays for its compiled SQL and logs (see prune_failed_invocations).
     """
     project_dir = Path(dbt.project_dir)
     target = target_path or _unique_target_path(project_dir, context)
@@ -184,8 +191,28 @@ def _compiled_sql_path(target_path: Path, node: Mapping[str, Any]) -> Path:
 
 def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | None) -> Path:
     name = context.op_execution_context.op.name if context else "dbt"
-    (project_dir / "target").mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=project_dir / "target"))
+    folder = project_dir / INVOCATIONS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    prune_failed_invocations(folder)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=folder))
+
+
+def prune_failed_invocations(folder: Path) -> list[Path]:
+    """Remove the folders of failed invocations but the newest KEPT_FAILED_INVOCATIONS; returns
+    those removed. A test failing every hour (and its retry) would otherwise keep about 100 MB a
+    day. A folder made within IN_FLIGHT_SECONDS is left alone: its invocation may still be
+    running, in another process."""
+    made = []
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
+            if path.is_dir():
+                made.append((path.stat().st_mtime, path))
+    made.sort(reverse=True)
+    settled = time.time() - IN_FLIGHT_SECONDS
+    removed = [path for mtime, path in made[KEPT_FAILED_INVOCATIONS:] if mtime < settled]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -110,16 +111,50 @@ def test_an_invocation_removes_its_own_target_folder_unless_it_failed(tmp_path: 
 
     dbt = _RecordingDbt(tmp_path / "project")
     warehouse = tmp_path / "metawatch.duckdb"
-    target = tmp_path / "project" / "target"
+    invocations = tmp_path / "project" / "target" / "invocations"
 
     with dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
         pass
-    assert list(target.iterdir()) == []
+    assert list(invocations.iterdir()) == []
 
     with pytest.raises(RuntimeError), dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
         raise RuntimeError("dbt failed")
-    [kept] = target.iterdir()
+    [kept] = invocations.iterdir()
     assert (kept / "partial_parse.msgpack").exists()
+
+
+def test_only_the_newest_failed_invocations_folders_are_kept(tmp_path: Path) -> None:
+    from metawatch_dagster.assets.dbt_invocation import (
+        IN_FLIGHT_SECONDS,
+        KEPT_FAILED_INVOCATIONS,
+        dbt_invocation,
+    )
+
+    dbt = _RecordingDbt(tmp_path / "project")
+    warehouse = tmp_path / "metawatch.duckdb"
+    invocations = tmp_path / "project" / "target" / "invocations"
+    invocations.mkdir(parents=True)
+
+    def failed_folders(name: str, ages_s: list[int]) -> list[Path]:
+        folders = [invocations / f"{name}-{age}" for age in ages_s]
+        for folder, age in zip(folders, ages_s, strict=True):
+            folder.mkdir()
+            os.utime(folder, (time.time() - age,) * 2)
+        return folders
+
+    def invoke() -> None:
+        with dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
+            pass
+
+    days = failed_folders("dbt_weekly", [hours * 3600 for hours in range(2, 16)])  # newest first
+    invoke()
+    assert set(invocations.iterdir()) == set(days[:KEPT_FAILED_INVOCATIONS])
+
+    # More failures within the hour than are kept: they may still be running, none is removed.
+    minutes = failed_folders("dbt_staging", list(range(60, IN_FLIGHT_SECONDS - 60, 300)))
+    assert len(minutes) > KEPT_FAILED_INVOCATIONS
+    invoke()
+    assert set(invocations.iterdir()) == set(minutes)
 
 
 def test_a_target_folder_given_by_the_caller_is_left_alone(tmp_path: Path) -> None:
