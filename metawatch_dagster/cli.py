@@ -7,7 +7,8 @@ import errno
 import logging
 import sys
 
-from metawatch_dagster.config import Settings
+from metawatch_dagster.config import LOG_BACKUPS, LOG_ROTATE_BYTES, Settings
+from metawatch_dagster.files import rotate_when_larger
 
 
 def _operator(settings: Settings | None = None):
@@ -18,6 +19,7 @@ def _operator(settings: Settings | None = None):
     settings = settings or Settings.from_env()
     # Before the instance: a data folder the machine refuses ends the command with nothing made.
     settings.log_path.parent.mkdir(parents=True, exist_ok=True)
+    rotate_when_larger(settings.log_path, LOG_ROTATE_BYTES, LOG_BACKUPS)
     return Operator(get_instance(), defs, settings)
 
 

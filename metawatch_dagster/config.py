@@ -10,6 +10,10 @@ REGIONS: tuple[str, ...] = ("us", "eu", "kr", "tw")
 
 DEFAULT_API_URL = "https://{region}.api.blizzard.com"
 DEFAULT_OAUTH_URL = "https://oauth.battle.net/token"
+# A command's log starts anew past this size, the last LOG_BACKUPS kept beside it: an hourly load of
+# four regions writes about 1 MB a day.
+LOG_ROTATE_BYTES = 20 * 2**20
+LOG_BACKUPS = 3
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ class Settings:
 
     @property
     def log_path(self) -> Path:
-        """Where a `metawatch` command writes what its runs print, and their traces."""
+        """Where a `metawatch` command writes what its runs print, and their traces (a demo writes
+        about 45 KB; see LOG_ROTATE_BYTES)."""
         return self.data_dir / "logs" / "metawatch.log"
 
 

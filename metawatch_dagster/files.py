@@ -1,7 +1,8 @@
-"""Small file helpers: writes that appear whole or not at all."""
+"""Small file helpers: writes that appear whole or not at all, and logs that do not grow for good."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -27,3 +28,21 @@ def atomic_write_json(path: Path, value: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def rotate_when_larger(path: Path, max_bytes: int, keep: int) -> bool:
+    """Once the file has grown to `max_bytes`, move it to `<name>.1` (`.1` to `.2`, and so on, the
+    oldest of `keep` dropped), so that the next append starts a new file; returns whether it did.
+    Another process rotating at the same moment makes one of them move nothing."""
+    try:
+        if path.stat().st_size < max_bytes:
+            return False
+    except FileNotFoundError:
+        return False
+    numbered = [path.with_name(f"{path.name}.{index}") for index in range(1, keep + 1)]
+    for older, newer in zip(reversed(numbered[:-1]), reversed(numbered[1:]), strict=True):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(older, newer)
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(path, numbered[0])
+    return True

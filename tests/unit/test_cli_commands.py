@@ -67,3 +67,26 @@ def test_a_dagster_home_made_by_the_command_is_said_once(home, capsys):
 
     ensure_dagster_home()
     assert capsys.readouterr().err == ""
+
+
+def test_a_command_starts_a_new_log_once_the_log_has_grown_past_its_limit(
+    home, tmp_path, monkeypatch
+):
+    from metawatch_dagster import cli
+
+    monkeypatch.setattr(cli, "LOG_ROTATE_BYTES", 100)
+    monkeypatch.setattr(cli, "LOG_BACKUPS", 2)
+    log = tmp_path / "data" / "logs" / "metawatch.log"
+    log.parent.mkdir(parents=True)
+    numbered = [log.with_name(f"metawatch.log.{index}") for index in (1, 2)]
+    log.write_text("newest " * 15)
+    numbered[0].write_text("older")
+    numbered[1].write_text("oldest")
+
+    cli._operator()
+    assert not log.exists(), "the next run's output starts a new log"
+    assert [path.read_text() for path in numbered] == ["newest " * 15, "older"]
+
+    log.write_text("small")
+    cli._operator()
+    assert [path.read_text() for path in (log, *numbered)] == ["small", "newest " * 15, "older"]
