@@ -162,11 +162,11 @@ def asset_events(invocation: DbtCliInvocation) -> Iterator[DbtDagsterEvent]:
                 if partition:
                     dagster_event = about_partition(dagster_event, partition)
                 if not dagster_event.passed:
-                    dagster_event = with_failing_rows_sql(dagster_event, invocation, event)
+                    dagster_event = _with_failing_rows_sql(dagster_event, invocation, event)
             yield dagster_event
 
 
-def with_failing_rows_sql(
+def _with_failing_rows_sql(
     check: CheckOutcome, invocation: DbtCliInvocation, event: DbtCliEventMessage
 ) -> CheckOutcome:
     node = invocation.manifest["nodes"][event.raw_event["data"]["node_info"]["unique_id"]]
@@ -197,11 +197,11 @@ def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | N
     return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=folder))
 
 
-def prune_failed_invocations(folder: Path) -> list[Path]:
-    """Remove the folders of failed invocations but the newest KEPT_FAILED_INVOCATIONS; returns
-    those removed. A test failing every hour (and its retry) would otherwise keep about 100 MB a
-    day. A folder made within IN_FLIGHT_SECONDS is left alone: its invocation may still be
-    running, in another process."""
+def prune_failed_invocations(folder: Path) -> None:
+    """Remove the folders of failed invocations but the newest KEPT_FAILED_INVOCATIONS: a test
+    failing every hour (and its retry) would otherwise keep about 100 MB a day. A folder made
+    within IN_FLIGHT_SECONDS is left alone: its invocation may still be running, in another
+    process."""
     made = []
     for path in folder.iterdir():
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
@@ -209,10 +209,9 @@ def prune_failed_invocations(folder: Path) -> list[Path]:
                 made.append((path.stat().st_mtime, path))
     made.sort(reverse=True)
     settled = time.time() - IN_FLIGHT_SECONDS
-    removed = [path for mtime, path in made[KEPT_FAILED_INVOCATIONS:] if mtime < settled]
-    for path in removed:
-        shutil.rmtree(path, ignore_errors=True)
-    return removed
+    for mtime, path in made[KEPT_FAILED_INVOCATIONS:]:
+        if mtime < settled:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
