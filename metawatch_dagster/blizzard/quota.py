@@ -11,7 +11,9 @@ send is recorded at that moment (checked and taken together, never reserved ahea
   because bursts are what jitter turns into 429s: a server busy answering 24 requests at once reads
   the last of them hundreds of milliseconds late, next to the following burst.
 - ``minutes``: sends counted per wall-clock minute. A send may start only while the minute buckets
-  that overlap the last hour (plus one spare minute for jitter) hold fewer than ``per_hour``.
+  that overlap the last hour (plus one spare minute for jitter) hold fewer than ``per_hour``, or
+  fewer than ``per_hour - leave_per_hour`` for a limiter that leaves part of each hour to others
+  (a backfill's, so that the current weeks' hourly loads never wait for the hour to roll over).
 - ``paused_until``: set after the server answered 429, so every process holds off, not just one thread.
 - ``slowdown`` and ``slowed_at``: a 429 also slows every sharer's pace (the spacing stretched by the
   factor), which falls back to 1 while the server accepts. A refusal most often means that arrivals
@@ -70,7 +72,8 @@ class _State:
 
 class QuotaLimiter:
     """At most ``per_second`` request starts in any second and ``per_hour`` in any hour, across every
-    process sharing ``state_dir``. Call ``acquire()`` before each request (retries included)."""
+    process sharing ``state_dir``; this limiter's own sends stop ``leave_per_hour`` short of the
+    hourly limit. Call ``acquire()`` before each request (retries included)."""
 
     def __init__(
         self,
@@ -78,6 +81,7 @@ class QuotaLimiter:
         per_second: int = 100,
         per_hour: int = 36000,
         *,
+        leave_per_hour: int = 0,
         name: str = "blizzard-quota",
         burst_headroom: float = 0.02,
         window_margin_s: float = 0.03,
@@ -86,9 +90,17 @@ class QuotaLimiter:
     ):
         if per_second < 1 or per_hour < 1:
             raise ValueError("per_second and per_hour must be at least 1")
+        if not 0 <= leave_per_hour < per_hour:
+            raise ValueError("leave_per_hour must be at least 0 and under per_hour")
         self.state_dir = Path(state_dir)
         self.per_second = per_second
         self.per_hour = per_hour
+        self.leave_per_hour = leave_per_hour
+        self._leaving = (
+            f" ({leave_per_hour} sends of each hour are left to other loads)"
+            if leave_per_hour
+            else ""
+        )
         self.burst = max(1, math.floor(per_second * (1 - burst_headroom)))
         self.window = 1.0 + window_margin_s
         self.spacing = self.window / self.burst
@@ -102,7 +114,7 @@ class QuotaLimiter:
     def __repr__(self) -> str:
         return (
             f"QuotaLimiter({str(self.state_dir)!r}, per_second={self.per_second}, "
-            f"per_hour={self.per_hour})"
+            f"per_hour={self.per_hour}, leave_per_hour={self.leave_per_hour})"
         )
 
     def acquire(self) -> float:
@@ -122,7 +134,9 @@ class QuotaLimiter:
                         self._record(state, now)
                         break
                 if slot - now > 5:
-                    log.warning("quota: waiting %.0f s for a free request slot", slot - now)
+                    log.warning(
+                        "quota: waiting %.0f s for a free request slot%s", slot - now, self._leaving
+                    )
                 self._sleep(slot - now)
         return now - started
 
@@ -148,7 +162,7 @@ class QuotaLimiter:
         while True:
             bucket = int(slot // MINUTE)
             in_hour = {m: n for m, n in state.minutes.items() if m > bucket - HOUR_BUCKETS}
-            if sum(in_hour.values()) < self.per_hour:
+            if sum(in_hour.values()) < self.per_hour - self.leave_per_hour:
                 return slot
             slot = max(slot, (min(in_hour) + HOUR_BUCKETS) * MINUTE)
 

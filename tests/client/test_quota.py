@@ -83,6 +83,31 @@ def test_the_hourly_budget_survives_a_restart(tmp_path: Path):
     assert restarted.acquire() > 2000  # the 41st waits until the first ones leave the hour
 
 
+def test_a_limiter_that_leaves_part_of_the_hour_stops_short_of_it_for_itself_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """A backfill's limiter and a current week's, two processes on one state file."""
+    clock = FakeClock()
+    backfill = limiter(tmp_path / "shared", clock, per_hour=40, leave_per_hour=10)
+    current = limiter(tmp_path / "shared", clock, per_hour=40)
+    for _ in range(30):
+        assert backfill.acquire() < 1
+    for _ in range(10):
+        assert current.acquire() < 1, "the hour's last sends are left to the current week's load"
+    assert current.acquire() > 3000  # then the hour is spent for everyone
+
+    alone = limiter(tmp_path / "alone", clock, per_hour=40, leave_per_hour=10)
+    for _ in range(30):
+        assert alone.acquire() < 1
+    assert alone.acquire() > 3000, "the backfill waits for the hour with 10 sends of it unused"
+    assert "10 sends of each hour are left to other loads" in caplog.text
+
+
+def test_a_limiter_cannot_leave_the_whole_hour(tmp_path: Path):
+    with pytest.raises(ValueError, match="leave_per_hour"):
+        limiter(tmp_path, FakeClock(), per_hour=40, leave_per_hour=40)
+
+
 def test_a_refusal_holds_every_sharer_off(tmp_path: Path):
     clock = FakeClock()
     first = limiter(tmp_path, clock)
