@@ -11,9 +11,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from metawatch_dagster.blizzard import BlizzardClient
+from metawatch_dagster.blizzard import BlizzardClient, QuotaLimiter
 from metawatch_dagster.config import Settings
 from metawatch_dagster.reference import ReferenceStore
+
+# Sends of each hour's quota (36,000) that loads of past weeks leave to those of current weeks: an
+# hourly reload of every region's current week is about 1,700 requests (664 US boards, 736 EU, fewer
+# in KR and TW), so a backfill, which could spend the hour in six minutes at 100/s, never makes it
+# wait for the hour to roll over.
+CURRENT_WEEKS_HOURLY_ROOM = 3600
 
 
 class MetawatchResource(dg.ConfigurableResource):
@@ -30,14 +36,18 @@ class MetawatchResource(dg.ConfigurableResource):
     def reference(self) -> ReferenceStore:
         return ReferenceStore(self.settings().reference_dir)
 
-    def client(self) -> BlizzardClient:
+    def client(self, *, for_past_week: bool = False) -> BlizzardClient:
+        """An API client sharing the quota of every process on this data folder; one loading a past
+        week leaves CURRENT_WEEKS_HOURLY_ROOM sends of each hour to the others."""
         settings = self.settings()
         if not (settings.client_id and settings.client_secret):
             raise dg.Failure(
                 "BLIZZARD_CLIENT_ID and BLIZZARD_CLIENT_SECRET are not set: export Blizzard API "
                 "credentials, or start `metawatch-sandbox` and export the line it prints"
             )
-        return BlizzardClient.from_settings(settings)
+        room = CURRENT_WEEKS_HOURLY_ROOM if for_past_week else 0
+        limiter = QuotaLimiter(settings.state_dir, leave_per_hour=room)
+        return BlizzardClient.from_settings(settings, limiter=limiter)
 
     def current_periods(self) -> dict[str, int]:
         """Each configured region's current period, from the API's period index (one call each)."""

@@ -49,6 +49,15 @@ def week_metadata(store: ReferenceStore, region: str, period: int) -> dict[str, 
     return {}
 
 
+def _is_past_week(store: ReferenceStore, region: str, period: int) -> bool:
+    """Whether the region's reference holds a later current period. A region without reference
+    files counts as current, as does a week the reference has not seen start yet."""
+    try:
+        return period < store.periods(region)["current_period"]
+    except ReferenceMissing:
+        return False
+
+
 def _board_plan(metawatch: MetawatchResource, client, region: str, period: int):
     store = metawatch.reference()
     try:
@@ -77,12 +86,18 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
     """Raw leaderboard bodies of one week in one region: one immutable snapshot per fetch."""
     key = parse_partition_key(context.partition_key)
     settings = metawatch.settings()
-    with metawatch.client() as client:
+    past_week = _is_past_week(metawatch.reference(), key.region, key.period)
+    with metawatch.client(for_past_week=past_week) as client:
         plan = _board_plan(metawatch, client, key.region, key.period)
         context.log.info(
             f"fetching {len(plan.boards)} boards of {key.key}: {len(plan.connected_realm_ids)} "
             f"connected realms × {len(plan.dungeons)} dungeons ({plan.dungeons_source})"
         )
+        if past_week:
+            context.log.info(
+                f"{key.key} has ended: its fetch leaves {client.limiter.leave_per_hour} sends of"
+                " each hour's quota to the loads of current weeks"
+            )
 
         def progress(done: int, total: int) -> None:
             if done % 100 == 0 or done == total:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+import time
 from datetime import timedelta
 
 import dagster as dg
@@ -17,9 +19,10 @@ from metawatch_dagster.assets.leaderboards import (
     leaderboard_tables,
 )
 from metawatch_dagster.assets.reference import ref_tables, reference_files
+from metawatch_dagster.blizzard import QuotaLimiter
 from metawatch_dagster.partitions import partition_key
 from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
-from metawatch_dagster.resources import MetawatchResource
+from metawatch_dagster.resources import CURRENT_WEEKS_HOURLY_ROOM, MetawatchResource
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .warehouse_rows import read_partition, truth_rows
@@ -76,6 +79,68 @@ def test_two_periods_two_regions_equal_the_truth(sandbox, pipeline, data_dir):
                 listed[run_id] = listed.get(run_id, 0) + 1
             cross_realm_runs += sum(1 for n in listed.values() if n > 1)
     assert cross_realm_runs > 0, "the world should list some runs on several connected realms"
+
+
+def test_a_current_week_loads_while_past_weeks_have_spent_their_share_of_the_hour(
+    sandbox, pipeline, data_dir, monkeypatch
+):
+    instance, resources = pipeline
+    current = sandbox.current_period("eu")
+    instance.add_dynamic_partitions("period", [str(current - 1), str(current)])
+    # Past weeks' loads (a backfill, another process) have sent all they may this hour.
+    quota_state = data_dir / "state" / "blizzard-quota.json"
+    spent = QuotaLimiter(data_dir / "state").per_hour - CURRENT_WEEKS_HOURLY_ROOM
+    this_minute = int(time.time() // 60)
+
+    def sent_this_hour() -> int:
+        minutes = json.loads(quota_state.read_text())["minutes"]
+        return sum(n for m, n in minutes.items() if int(m) > this_minute - 60)
+
+    quota_state.write_text(
+        json.dumps({"sends": [], "minutes": {str(this_minute): spent}, "paused_until": 0.0,
+                    "paced_until": 0.0})
+    )  # fmt: skip
+
+    result = load_partition(instance, resources, current, "eu")
+    [fetched] = [
+        m
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.path == ["leaderboard_pages"]
+    ]
+    requests = fetched.materialization.metadata["requests"].value
+    assert requests > 0 and sent_this_hour() == spent + requests, "sent within the hour"
+    assert not [
+        e for e in instance.all_logs(result.run_id) if "has ended" in (e.user_message or "")
+    ]
+
+    # A past week's fetch would wait for the hour to roll over.
+    limiter = resources["metawatch"].client(for_past_week=True).limiter
+    waits = []
+
+    def stop(seconds: float) -> None:
+        waits.append(seconds)
+        raise TimeoutError
+
+    monkeypatch.setattr(limiter, "_sleep", stop)
+    with pytest.raises(TimeoutError):
+        limiter.acquire()
+    assert waits[0] > 3000 - (time.time() - this_minute * 60)
+
+
+def test_a_past_week_s_fetch_says_it_leaves_room_to_current_weeks(sandbox, pipeline):
+    instance, resources = pipeline
+    past = sandbox.current_period("us") - 1
+    instance.add_dynamic_partitions("period", [str(past)])
+    result = load_partition(instance, resources, past, "us")
+    said = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if "has ended" in (e.user_message or "")
+    ]
+    assert said == [
+        f"{past}|us has ended: its fetch leaves {CURRENT_WEEKS_HOURLY_ROOM} sends of each hour's"
+        " quota to the loads of current weeks"
+    ]
 
 
 def test_a_later_fetch_adds_new_runs_and_keeps_dropped_ones(sandbox, pipeline, data_dir):
