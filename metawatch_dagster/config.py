@@ -10,8 +10,8 @@ REGIONS: tuple[str, ...] = ("us", "eu", "kr", "tw")
 
 DEFAULT_API_URL = "https://{region}.api.blizzard.com"
 DEFAULT_OAUTH_URL = "https://oauth.battle.net/token"
-# A command's log starts anew past this size, the last LOG_BACKUPS kept beside it: an hourly load of
-# four regions writes about 1 MB a day.
+# A command's log starts anew past this size, the last LOG_BACKUPS kept beside it: `metawatch load`
+# of four regions run hourly (by cron, say) writes about 1 MB a day. The daemon's runs do not write it.
 LOG_ROTATE_BYTES = 20 * 2**20
 LOG_BACKUPS = 3
 

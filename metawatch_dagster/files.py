@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -33,16 +34,19 @@ def read_json(path: Path) -> Any:
 def rotate_when_larger(path: Path, max_bytes: int, keep: int) -> bool:
     """Once the file has grown to `max_bytes`, move it to `<name>.1` (`.1` to `.2`, and so on, the
     oldest of `keep` dropped), so that the next append starts a new file; returns whether it did.
-    Another process rotating at the same moment makes one of them move nothing."""
-    try:
-        if path.stat().st_size < max_bytes:
-            return False
-    except FileNotFoundError:
-        return False
+    Processes rotating at the same moment take turns under a lock, and each looks at the size anew."""
+    if keep < 1:
+        raise ValueError("keep at least one rotated file")
     numbered = [path.with_name(f"{path.name}.{index}") for index in range(1, keep + 1)]
-    for older, newer in zip(reversed(numbered[:-1]), reversed(numbered[1:]), strict=True):
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(older, newer)
-    with contextlib.suppress(FileNotFoundError):
+    with open(path.with_name(f"{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.stat().st_size < max_bytes:
+                return False
+        except FileNotFoundError:
+            return False
+        for older, newer in zip(reversed(numbered[:-1]), reversed(numbered[1:]), strict=True):
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(older, newer)
         os.replace(path, numbered[0])
     return True
