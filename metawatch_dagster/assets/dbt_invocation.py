@@ -42,10 +42,13 @@ WAREHOUSE_ENV = "METAWATCH_WAREHOUSE_PATH"
 PARTITIONS_ENV = "METAWATCH_DBT_PARTITIONS"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Each invocation's own target folder, under the project's (which holds the manifest Dagster loads);
-# a failed invocation's stays for its compiled SQL and logs, the newest few of them.
+# a failed invocation's stays, marked, for its compiled SQL and logs: the newest few of them.
 INVOCATIONS_FOLDER = Path("target") / "invocations"
+FAILED_MARK = "FAILED"
 KEPT_FAILED_INVOCATIONS = 10
-IN_FLIGHT_SECONDS = 3600
+# An unmarked folder unchanged this long was left by a process that died: run monitoring ends every
+# run after two hours (dagster_home/dagster.yaml).
+ABANDONED_AFTER_SECONDS = 24 * 3600
 # A failed or warning test's compiled SQL, which selects the rows it failed on.
 FAILING_ROWS_METADATA = "failing_rows_sql"
 
@@ -120,7 +123,8 @@ def dbt_invocation(
     without error, the invocation's parse state is kept for the warehouse's next invocation. Without
     a `target_path`, dbt writes to a folder of its own under the project's target/invocations/
     (2-4 MB), removed once the block ends without error: every partition run makes one. A failed
-    invocation's folder stays for its compiled SQL and logs (see prune_failed_invocations).
+    invocation's folder stays, marked FAILED, for its compiled SQL and logs (see
+    prune_invocation_folders).
     """
     project_dir = Path(dbt.project_dir)
     target = target_path or _unique_target_path(project_dir, context)
@@ -131,7 +135,13 @@ def dbt_invocation(
         shutil.copyfile(kept, target / PARTIAL_PARSE_FILE)
     with _environ(dbt_env(partition_keys, warehouse_path)):
         invocation = dbt.cli(args, context=context, target_path=target)
-    yield invocation
+    try:
+        yield invocation
+    except BaseException:
+        if target_path is None:
+            invocation.target_path.mkdir(parents=True, exist_ok=True)
+            (invocation.target_path / FAILED_MARK).touch()
+        raise
     _keep_parse_state(invocation.target_path / PARTIAL_PARSE_FILE, kept)
     if target_path is None:
         shutil.rmtree(invocation.target_path, ignore_errors=True)
@@ -169,12 +179,16 @@ def asset_events(invocation: DbtCliInvocation) -> Iterator[DbtDagsterEvent]:
 def _with_failing_rows_sql(
     check: CheckOutcome, invocation: DbtCliInvocation, event: DbtCliEventMessage
 ) -> CheckOutcome:
-    node = invocation.manifest["nodes"][event.raw_event["data"]["node_info"]["unique_id"]]
-    compiled = _compiled_sql_path(invocation.target_path, node)
-    if not compiled.is_file():
-        dg.get_dagster_logger().warning(f"{check.check_name}: no compiled SQL at {compiled}")
+    """The outcome with its test's compiled SQL; unchanged, with a warning, when that SQL cannot be
+    read: it is there to help a person look, never to fail the step."""
+    try:
+        node = invocation.manifest["nodes"][event.raw_event["data"]["node_info"]["unique_id"]]
+        sql = _compiled_sql_path(invocation.target_path, node).read_text().strip()
+    except (KeyError, OSError, UnicodeDecodeError) as error:
+        dg.get_dagster_logger().warning(
+            f"{check.check_name}: no compiled SQL to attach ({error!r})"
+        )
         return check
-    sql = compiled.read_text().strip()
     return check.with_metadata(
         {**check.metadata, FAILING_ROWS_METADATA: dg.MetadataValue.md(f"```sql\n{sql}\n```")}
     )
@@ -193,25 +207,27 @@ def _unique_target_path(project_dir: Path, context: dg.AssetExecutionContext | N
     name = context.op_execution_context.op.name if context else "dbt"
     folder = project_dir / INVOCATIONS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    prune_failed_invocations(folder)
+    prune_invocation_folders(folder)
     return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=folder))
 
 
-def prune_failed_invocations(folder: Path) -> None:
-    """Remove the folders of failed invocations but the newest KEPT_FAILED_INVOCATIONS: a test
-    failing every hour (and its retry) would otherwise keep about 100 MB a day. A folder made
-    within IN_FLIGHT_SECONDS is left alone: its invocation may still be running, in another
-    process."""
-    made = []
+def prune_invocation_folders(folder: Path) -> None:
+    """Remove the folders of failed invocations but the newest KEPT_FAILED_INVOCATIONS (a test
+    failing every hour, and its retry, would otherwise keep about 100 MB a day), and unmarked ones
+    unchanged for ABANDONED_AFTER_SECONDS. A folder being written by a running invocation, in this
+    process or another, has no mark and is recent."""
+    failed, abandoned = [], []
+    oldest_running = time.time() - ABANDONED_AFTER_SECONDS
     for path in folder.iterdir():
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
-            if path.is_dir():
-                made.append((path.stat().st_mtime, path))
-    made.sort(reverse=True)
-    settled = time.time() - IN_FLIGHT_SECONDS
-    for mtime, path in made[KEPT_FAILED_INVOCATIONS:]:
-        if mtime < settled:
-            shutil.rmtree(path, ignore_errors=True)
+            mark = path / FAILED_MARK
+            if mark.is_file():
+                failed.append((mark.stat().st_mtime, path))
+            elif path.is_dir() and path.stat().st_mtime < oldest_running:
+                abandoned.append(path)
+    failed.sort(reverse=True)
+    for path in [path for _, path in failed[KEPT_FAILED_INVOCATIONS:]] + abandoned:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

@@ -121,11 +121,12 @@ def test_an_invocation_removes_its_own_target_folder_unless_it_failed(tmp_path: 
         raise RuntimeError("dbt failed")
     [kept] = invocations.iterdir()
     assert (kept / "partial_parse.msgpack").exists()
+    assert (kept / "FAILED").is_file()
 
 
 def test_only_the_newest_failed_invocations_folders_are_kept(tmp_path: Path) -> None:
     from metawatch_dagster.assets.dbt_invocation import (
-        IN_FLIGHT_SECONDS,
+        ABANDONED_AFTER_SECONDS,
         KEPT_FAILED_INVOCATIONS,
         dbt_invocation,
     )
@@ -135,26 +136,27 @@ def test_only_the_newest_failed_invocations_folders_are_kept(tmp_path: Path) -> 
     invocations = tmp_path / "project" / "target" / "invocations"
     invocations.mkdir(parents=True)
 
-    def failed_folders(name: str, ages_s: list[int]) -> list[Path]:
-        folders = [invocations / f"{name}-{age}" for age in ages_s]
-        for folder, age in zip(folders, ages_s, strict=True):
+    def folders(name: str, ages_s: list[int], failed: bool) -> list[Path]:
+        made = [invocations / f"{name}-{age}" for age in ages_s]
+        for folder, age in zip(made, ages_s, strict=True):
             folder.mkdir()
-            os.utime(folder, (time.time() - age,) * 2)
-        return folders
+            then = (time.time() - age,) * 2
+            if failed:
+                (folder / "FAILED").touch()
+                os.utime(folder / "FAILED", then)
+            os.utime(folder, then)
+        return made
 
-    def invoke() -> None:
-        with dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
-            pass
+    hour = 3600
+    failed = folders("dbt_weekly", [hours * hour for hours in range(1, 40)], failed=True)
+    # Running now, or for the last hours, in other processes; and one whose process was killed.
+    running = folders("dbt_staging", [60, 2 * hour, ABANDONED_AFTER_SECONDS - hour], failed=False)
+    folders("dbt_season", [ABANDONED_AFTER_SECONDS + hour], failed=False)
 
-    days = failed_folders("dbt_weekly", [hours * 3600 for hours in range(2, 16)])  # newest first
-    invoke()
-    assert set(invocations.iterdir()) == set(days[:KEPT_FAILED_INVOCATIONS])
+    with dbt_invocation(dbt, ["build"], warehouse_path=warehouse):
+        pass
 
-    # More failures within the hour than are kept: they may still be running, none is removed.
-    minutes = failed_folders("dbt_staging", list(range(60, IN_FLIGHT_SECONDS - 60, 300)))
-    assert len(minutes) > KEPT_FAILED_INVOCATIONS
-    invoke()
-    assert set(invocations.iterdir()) == set(minutes)
+    assert set(invocations.iterdir()) == {*failed[:KEPT_FAILED_INVOCATIONS], *running}
 
 
 def test_a_target_folder_given_by_the_caller_is_left_alone(tmp_path: Path) -> None:
@@ -167,3 +169,36 @@ def test_a_target_folder_given_by_the_caller_is_left_alone(tmp_path: Path) -> No
         pass
 
     assert (given / "partial_parse.msgpack").exists()
+
+
+def test_a_failed_check_gets_its_compiled_sql_and_keeps_its_outcome_when_there_is_none(
+    tmp_path: Path,
+) -> None:
+    import dagster as dg
+
+    from metawatch_dagster.assets.dbt_invocation import _with_failing_rows_sql
+
+    node = {
+        "package_name": "metawatch",
+        "original_file_path": "models/marts/weekly/_weekly.yml",
+        "path": "five_members_per_run.sql",
+    }
+    invocation = SimpleNamespace(manifest={"nodes": {"test.five": node}}, target_path=tmp_path)
+    event = SimpleNamespace(raw_event={"data": {"node_info": {"unique_id": "test.five"}}})
+    check = dg.AssetCheckResult(
+        asset_key="fct_runs", check_name="five_members_per_run", passed=False, metadata={"n": 1}
+    )
+
+    assert _with_failing_rows_sql(check, invocation, event) == check, "no compiled file yet"
+
+    compiled = tmp_path / "compiled" / "metawatch" / node["original_file_path"] / node["path"]
+    compiled.parent.mkdir(parents=True)
+    compiled.write_text("select * from fct_runs where member_count <> 5\n")
+    with_sql = _with_failing_rows_sql(check, invocation, event)
+    assert with_sql.metadata["n"].value == 1
+    assert with_sql.metadata["failing_rows_sql"].value == (
+        "```sql\nselect * from fct_runs where member_count <> 5\n```"
+    )
+
+    unknown = SimpleNamespace(raw_event={"data": {"node_info": {"unique_id": "test.gone"}}})
+    assert _with_failing_rows_sql(check, invocation, unknown) == check
