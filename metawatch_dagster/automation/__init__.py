@@ -14,9 +14,9 @@ PENDING = [
 
 
 def pending_run(
-    instance: dg.DagsterInstance, job_name: str, partition_key: str | None = None
+    instance: dg.DagsterInstance, *, job_name: str | None = None, partition_key: str | None = None
 ) -> dg.DagsterRun | None:
-    """A run of the job (of that partition, when given) that is queued or running, if any."""
+    """A queued or running run of the job, of the partition, or both, if any."""
     tags = {} if partition_key is None else {"dagster/partition": partition_key}
     runs = instance.get_runs(
         filters=dg.RunsFilter(job_name=job_name, statuses=PENDING, tags=tags), limit=1

@@ -1,9 +1,9 @@
 """The schedule that reloads each region's current period.
 
 A reload is incremental: unchanged boards cost a 304 and no parsing of new bytes; runs seen in earlier
-snapshots are kept. A partition whose load is still queued or running (the sensor's first load of a new
-period, or a last hour's load that outlasted the hour) is skipped: the load would only repeat it, and
-slow loads would pile up in the queue.
+snapshots are kept. A partition with a run still queued or running (the sensor's first load of a new
+period, a last hour's load that outlasted the hour, a backfill from the UI) is skipped: the load would
+only repeat it, and slow loads would pile up in the queue.
 """
 
 import os
@@ -11,7 +11,7 @@ import os
 import dagster as dg
 
 from metawatch_dagster.automation import pending_run, schedule_status
-from metawatch_dagster.jobs import PARTITION_JOB, partition_job
+from metawatch_dagster.jobs import partition_job
 from metawatch_dagster.partitions import partition_key, period_partitions
 from metawatch_dagster.resources import MetawatchResource
 
@@ -40,9 +40,11 @@ def current_period_hourly(context: dg.ScheduleEvaluationContext, metawatch: Meta
             context.log.info(f"{period}|{region} is not registered yet; the sensor adds it")
             continue
         key = partition_key(period, region)
-        pending = pending_run(context.instance, PARTITION_JOB, key)
+        pending = pending_run(context.instance, partition_key=key)
         if pending:
-            context.log.info(f"{key} is skipped: run {pending.run_id[:8]} is loading it already")
+            context.log.info(
+                f"{key} is skipped: run {pending.run_id[:8]} of it is queued or running"
+            )
             continue
         requests.append(
             dg.RunRequest(

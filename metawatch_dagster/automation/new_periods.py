@@ -91,7 +91,7 @@ def reference_loaded(instance: dg.DagsterInstance) -> bool:
 
 def load_reference_first(instance: dg.DagsterInstance) -> dg.RunRequest | dg.SkipReason:
     """A reference load, unless one is already queued or running (one that failed is retried)."""
-    pending = pending_run(instance, REFERENCE_JOB)
+    pending = pending_run(instance, job_name=REFERENCE_JOB)
     if pending:
         return dg.SkipReason(
             f"waiting for run {pending.run_id[:8]} to load the reference tables; the new"

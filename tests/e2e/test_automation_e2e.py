@@ -162,10 +162,10 @@ def test_schedule_skips_a_partition_whose_load_is_still_queued_or_running(
             result = current_period_hourly(context)
         return result if isinstance(result, dg.SkipReason) else [r.partition_key for r in result]
 
-    def add_load(key: str, status: dg.DagsterRunStatus) -> dg.DagsterRun:
-        run = dg.DagsterRun(
-            job_name="load_partition", status=status, tags={"dagster/partition": key}
-        )
+    def add_load(
+        key: str, status: dg.DagsterRunStatus, job_name: str = "load_partition"
+    ) -> dg.DagsterRun:
+        run = dg.DagsterRun(job_name=job_name, status=status, tags={"dagster/partition": key})
         instance.add_run(run)
         return run
 
@@ -183,3 +183,6 @@ def test_schedule_skips_a_partition_whose_load_is_still_queued_or_running(
 
     instance.report_run_failed(running)
     assert tick() == [eu]
+
+    add_load(eu, dg.DagsterRunStatus.STARTED, job_name="__ASSET_JOB")  # a backfill from the UI
+    assert isinstance(tick(), dg.SkipReason)
