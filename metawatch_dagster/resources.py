@@ -15,11 +15,12 @@ from metawatch_dagster.blizzard import BlizzardClient, QuotaLimiter
 from metawatch_dagster.config import Settings
 from metawatch_dagster.reference import ReferenceStore
 
-# Sends of each hour's quota (36,000) that loads of past weeks leave to those of current weeks: an
-# hourly reload of every region's current week is about 1,700 requests (664 US boards, 736 EU, fewer
-# in KR and TW), so a backfill, which could spend the hour in six minutes at 100/s, never makes it
-# wait for the hour to roll over.
-CURRENT_WEEKS_HOURLY_ROOM = 3600
+# Sends of each hour's quota (36,000) that loads of past weeks leave to those of current weeks. A
+# reload of every region's current week is about 1,700 requests (664 US boards, 736 EU, fewer in KR
+# and TW); the limiter's hour spans 62 minutes, so two hourly reloads can fall in it, besides a
+# period change's first and final loads, retries and loads by hand. A backfill, which could spend
+# the hour in six minutes at 100/s, then leaves them room for four reloads.
+CURRENT_WEEKS_HOURLY_ROOM = 7200
 
 
 class MetawatchResource(dg.ConfigurableResource):
