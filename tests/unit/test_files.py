@@ -1,8 +1,8 @@
-"""Log rotation: one rotation however many processes find the log too large at once."""
+"""Log rotation: one rotation however many commands find the log too large at once."""
 
 from __future__ import annotations
 
-import multiprocessing
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,18 +10,25 @@ import pytest
 from metawatch_dagster.files import rotate_when_larger
 
 
-def _rotate(path: str) -> bool:
-    return rotate_when_larger(Path(path), max_bytes=10, keep=3)
-
-
-def test_processes_rotating_at_once_rotate_once_and_keep_every_backup(tmp_path: Path) -> None:
+def test_commands_rotating_at_once_rotate_once_and_keep_every_backup(tmp_path: Path) -> None:
+    """Threads stand for processes: each opens the lock file itself, and flock excludes another
+    open file as it excludes another process (forking under pytest's workers can deadlock)."""
     log = tmp_path / "metawatch.log"
     log.write_text("newest log")
     for index, text in enumerate(("older", "oldest", "dropped"), start=1):
         log.with_name(f"metawatch.log.{index}").write_text(text)
+    start = threading.Barrier(4)
+    rotated = []
 
-    with multiprocessing.get_context("fork").Pool(4) as pool:
-        rotated = pool.map(_rotate, [str(log)] * 4)
+    def rotate() -> None:
+        start.wait()
+        rotated.append(rotate_when_larger(log, max_bytes=10, keep=3))
+
+    commands = [threading.Thread(target=rotate) for _ in range(4)]
+    for command in commands:
+        command.start()
+    for command in commands:
+        command.join()
 
     assert sorted(rotated) == [False, False, False, True]
     assert not log.exists()
