@@ -38,17 +38,19 @@ def sandbox_env(sandbox: Sandbox, home: Path, data_dir: Path) -> dict[str, str]:
     }
 
 
-def start_daemon(env: dict[str, str]) -> subprocess.Popen:
+def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
     """`dagster-daemon` over the workspace, in its own process group with its code server and run
-    workers, so that a test can stop or kill them together."""
-    return subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    workers, so that a test can stop or kill them together. What it prints is appended to `log`,
+    in the test's folder, to tell why a run did not come."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_until(check: Callable[[], T | None], timeout_s: float, interval_s: float, what: str) -> T:

@@ -43,7 +43,7 @@ def test_backfill_of_three_periods_two_regions(tmp_path, data_dir):
             "METAWATCH_AUTOMATION": "stopped",
         }
         # The daemon starts first, as it runs in a deployment: its start overlaps the commands.
-        daemon = start_daemon(env)
+        daemon = start_daemon(env, tmp_path / "daemon.log")
         try:
             run_cli([str(BIN / "metawatch"), "sync-periods", "--season", "current"], env)
             periods = sorted(p for p, _, _ in sandbox.periods("eu"))[-3:]

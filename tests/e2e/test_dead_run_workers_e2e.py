@@ -54,7 +54,7 @@ def test_after_a_restart_the_daemon_runs_again_a_run_whose_process_died_or_was_i
     with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
         env = {**sandbox_env(sandbox, home, data_dir), **AUTOMATION}
         period = sandbox.current_period("eu")
-        daemon = start_daemon(env)
+        daemon = start_daemon(env, tmp_path / "daemon.log")
         try:
             killed_run = wait_for_a_partition_step_in_the_duckdb_pool(home)
         finally:
@@ -70,7 +70,7 @@ def test_after_a_restart_the_daemon_runs_again_a_run_whose_process_died_or_was_i
             assert recorded.pid == run_worker_pid(instance, killed_run)
             assert held_slots(instance) == [killed_run]
 
-            daemon = start_daemon(env)
+            daemon = start_daemon(env, tmp_path / "daemon.log")
             try:
                 interrupted_run = wait_for_a_retry_in_the_duckdb_pool(instance, killed_run)
             finally:
@@ -92,7 +92,7 @@ def test_after_a_restart_the_daemon_runs_again_a_run_whose_process_died_or_was_i
             assert stopped_by_an_interrupt(event.get_dagster_event() for event in failures)
             assert held_slots(instance) == []
 
-            daemon = start_daemon(env)
+            daemon = start_daemon(env, tmp_path / "daemon.log")
             try:
                 retry = wait_for_the_retry(instance, interrupted_run)
             finally:
