@@ -38,6 +38,14 @@ def sandbox_env(sandbox: Sandbox, home: Path, data_dir: Path) -> dict[str, str]:
     }
 
 
+def prepare_instance(home: Path) -> None:
+    """Create the instance's storage before any daemon starts, as `make instance` does: a daemon and
+    its code server creating a fresh SQLite storage at once can race on its migrations ("Version
+    table 'alembic_version' has more than one head")."""
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
+
+
 def start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
     """`dagster-daemon` over the workspace, in its own process group with its code server and run
     workers, so that a test can stop or kill them together. What it prints is appended to `log`,

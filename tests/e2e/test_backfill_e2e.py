@@ -14,7 +14,7 @@ import pytest
 from metawatch_dagster.partitions import partition_key
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
-from .commands import BIN, REPO, start_daemon
+from .commands import BIN, REPO, prepare_instance, start_daemon
 from .warehouse_rows import read_partition, truth_rows
 
 REGIONS = ("us", "eu")
@@ -43,6 +43,7 @@ def test_backfill_of_three_periods_two_regions(tmp_path, data_dir):
             "METAWATCH_AUTOMATION": "stopped",
         }
         # The daemon starts first, as it runs in a deployment: its start overlaps the commands.
+        prepare_instance(home)
         daemon = start_daemon(env, tmp_path / "daemon.log")
         try:
             run_cli([str(BIN / "metawatch"), "sync-periods", "--season", "current"], env)
