@@ -96,11 +96,6 @@ class QuotaLimiter:
         self.per_second = per_second
         self.per_hour = per_hour
         self.leave_per_hour = leave_per_hour
-        self._leaving = (
-            f" ({leave_per_hour} sends of each hour are left to other loads)"
-            if leave_per_hour
-            else ""
-        )
         self.burst = max(1, math.floor(per_second * (1 - burst_headroom)))
         self.window = 1.0 + window_margin_s
         self.spacing = self.window / self.burst
@@ -135,7 +130,11 @@ class QuotaLimiter:
                         break
                 if slot - now > 5:
                     log.warning(
-                        "quota: waiting %.0f s for a free request slot%s", slot - now, self._leaving
+                        "quota: waiting %.0f s for a free request slot%s",
+                        slot - now,
+                        f" ({self.leave_per_hour} sends of each hour are left to other loads)"
+                        if self.leave_per_hour
+                        else "",
                     )
                 self._sleep(slot - now)
         return now - started
