@@ -67,7 +67,7 @@ class Settings:
 
 
 def automation_running(environ: dict[str, str] | None = None) -> bool:
-    """Whether the sensor and schedules start running by default (METAWATCH_AUTOMATION=stopped
+    """Whether the sensors and schedules start running by default (METAWATCH_AUTOMATION=stopped
     keeps them off, e.g. on a machine that only runs backfills)."""
     env = os.environ if environ is None else environ
     value = env.get("METAWATCH_AUTOMATION", "running").strip().lower()

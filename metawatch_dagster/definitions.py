@@ -18,6 +18,7 @@ from metawatch_dagster.automation.freshness import (
     freshness_job,
     freshness_schedule,
 )
+from metawatch_dagster.automation.missed_retries import missed_retries
 from metawatch_dagster.automation.new_periods import new_periods
 from metawatch_dagster.automation.reference_daily import reference_daily
 from metawatch_dagster.automation.sync_periods import sync_periods
@@ -40,7 +41,7 @@ defs = dg.Definitions(
     ],
     asset_checks=freshness_checks,
     jobs=[reference_job, partition_job, reparse_job, publish_job, sync_periods, freshness_job],
-    sensors=[new_periods],
+    sensors=[new_periods, missed_retries],
     schedules=[current_period_hourly, freshness_schedule, reference_daily],
     resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},
     # A partition's steps run one after another; a process per step only adds start-up time. The

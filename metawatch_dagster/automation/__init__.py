@@ -1,8 +1,13 @@
 """Sensors, schedules and jobs that run metawatch without a person."""
 
+import os
+
 import dagster as dg
 
 from metawatch_dagster.config import automation_running
+
+# How often the sensors look: new periods, missed retries.
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("METAWATCH_SENSOR_INTERVAL", "300"))
 
 # A run in one of these states will still do its work: requesting another would only repeat it.
 PENDING = [

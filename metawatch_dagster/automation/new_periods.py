@@ -10,18 +10,15 @@ that has never loaded them the sensor loads the reference first and the periods 
 """
 
 import json
-import os
 
 import dagster as dg
 
 from metawatch_dagster.assets.reference import REF_TABLE_KEYS
-from metawatch_dagster.automation import pending_run, sensor_status
+from metawatch_dagster.automation import SENSOR_INTERVAL_SECONDS, pending_run, sensor_status
 from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB, partition_job, reference_job
 from metawatch_dagster.partitions import partition_key, period_partitions
 from metawatch_dagster.period_registry import periods_to_register, registered_periods
 from metawatch_dagster.resources import MetawatchResource
-
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("METAWATCH_SENSOR_INTERVAL", "300"))
 
 
 def plan_new_periods(
