@@ -13,6 +13,7 @@ from metawatch_dagster.partitions import (
     parse_partition_key,
     period_region_partitions,
 )
+from metawatch_dagster.raw_archive import ARCHIVE_NAME, bodies_in_place
 from metawatch_dagster.reference import ReferenceFetcher, ReferenceMissing, ReferenceStore
 from metawatch_dagster.resources import MetawatchResource
 from metawatch_dagster.warehouse import connect
@@ -68,6 +69,14 @@ def _board_plan(metawatch: MetawatchResource, client, region: str, period: int):
         return store.board_plan(region, period)
 
 
+def log_unpacked(context: dg.AssetExecutionContext, key: str, unpacked: int) -> None:
+    if unpacked:
+        context.log.info(
+            f"{key}: unpacked {unpacked} bodies from {ARCHIVE_NAME} to read them;"
+            " `metawatch pack` packs them again"
+        )
+
+
 @dg.asset(
     partitions_def=period_region_partitions,
     group_name=LEADERBOARD_GROUP,
@@ -103,7 +112,9 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
             if done % 100 == 0 or done == total:
                 context.log.info(f"{key.key}: {done}/{total} boards")
 
-        report = fetch_partition(client, settings.raw_dir, plan, progress=progress)
+        with bodies_in_place(settings.raw_dir, key.region, key.period) as unpacked:
+            log_unpacked(context, key.key, unpacked)
+            report = fetch_partition(client, settings.raw_dir, plan, progress=progress)
     context.log.info(report.summary())
     if report.damaged_bodies:
         context.log.warning(
@@ -180,7 +191,11 @@ def leaderboard_tables(
     cache is kept for the region's current week only (reloads stop when a week ends)."""
     key = parse_partition_key(context.partition_key)
     settings = metawatch.settings()
-    with connect(settings.warehouse_path) as con:
+    with (
+        bodies_in_place(settings.raw_dir, key.region, key.period) as unpacked,
+        connect(settings.warehouse_path) as con,
+    ):
+        log_unpacked(context, key.key, unpacked)
         result = parse_partition(con, settings.raw_dir, key.region, key.period, full=config.full)
         checks = run_checks(con, key.region, key.period)
         current = metawatch.reference().periods(key.region)["current_period"]

@@ -1,0 +1,229 @@
+"""Packing an ended week's raw bodies into one archive, and putting them back when they are read.
+
+A week reloaded every hour holds up to ~170 bodies per board, each the gzip of a ~1 MB body that
+differs from the one before by a few entries: about 10 GB per region-week on a real-scale world. Gzip
+cannot see from one body to the next; xz, with each board's bodies next to each other in one tar and a
+window larger than a body, stores every body after a board's first as little more than its changes.
+
+`<partition>/bodies.tar.xz` holds the bodies decompressed, each under its path without `.gz` and with
+its file's mtime in nanoseconds. The client writes every body as `gzip.compress(body, 1, mtime=0)`,
+so unpacking rebuilds each file byte for byte, with its mtime (the parse cache keys on size and
+mtime), and the manifests never move. A body that does not come back the same way (not gzip, or
+written otherwise) is kept as its own bytes. A pack is checked member by member against the files
+before any is removed.
+
+Readers of a partition's bodies (the fetch, the parse) hold its lock shared and unpack it first;
+packing takes the lock exclusively and refuses while a reader holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import io
+import lzma
+import os
+import tarfile
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from metawatch_dagster.raw_store import GZIP_LEVEL, list_snapshots, partition_dir
+
+ARCHIVE_NAME = "bodies.tar.xz"
+LOCK_NAME = ".bodies.lock"
+MTIME_NS = "METAWATCH.mtime_ns"  # the pax header holding a body file's mtime in nanoseconds
+# A window of several bodies, so a board's previous body is always within reach; a low preset, since
+# the long matches between bodies, not the effort spent within one, make the ratio.
+XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 32 << 20}]
+BODY_SUFFIX = ".json.gz"
+
+
+class PartitionBusyError(RuntimeError):
+    """A run is reading or writing the partition's bodies."""
+
+
+@dataclass(frozen=True)
+class PackReport:
+    region: str
+    period: int
+    bodies: int
+    bytes_before: int  # the body files' size on disk
+    bytes_after: int  # the archive's
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.period}|{self.region}: packed {self.bodies} bodies,"
+            f" {self.bytes_before / 1e6:.1f} MB -> {self.bytes_after / 1e6:.1f} MB"
+            f" in {self.seconds:.1f}s"
+        )
+
+
+def archive_path(raw_dir: Path, region: str, period: int) -> Path:
+    return partition_dir(raw_dir, region, period) / ARCHIVE_NAME
+
+
+@contextlib.contextmanager
+def _lock_file(root: Path) -> Iterator[TextIO]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a") as lock:
+        yield lock
+
+
+@contextlib.contextmanager
+def bodies_in_place(raw_dir: Path, region: str, period: int) -> Iterator[int]:
+    """Hold the partition's bodies as files for the block: unpacked first if packed (yields how
+    many bodies that put back), and not packed until the block ends."""
+    with _lock_file(partition_dir(raw_dir, region, period)) as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        unpacked = 0
+        # Unpacking takes the lock exclusively (flock converts it, letting go first, so two readers
+        # converting at once do not deadlock), and checks again once back to shared.
+        while archive_path(raw_dir, region, period).exists():
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            unpacked += unpack(raw_dir, region, period)
+            fcntl.flock(lock, fcntl.LOCK_SH)
+        yield unpacked
+
+
+def is_packed(raw_dir: Path, region: str, period: int) -> bool:
+    """Whether the partition's bodies are all in its archive."""
+    return archive_path(raw_dir, region, period).exists() and not body_files(
+        raw_dir, region, period
+    )
+
+
+def body_files(raw_dir: Path, region: str, period: int) -> list[Path]:
+    """Every body file of the partition, each board's next to each other, oldest first."""
+    files = [
+        path
+        for snapshot in list_snapshots(raw_dir, region, period)
+        for path in (snapshot / "boards").glob(f"*{BODY_SUFFIX}")
+    ]
+    return sorted(files, key=lambda path: (path.name, path.parent.parent.name))
+
+
+def pack(raw_dir: Path, region: str, period: int) -> PackReport:
+    """Pack the partition's bodies into its archive, check it, then remove the body files."""
+    started = time.monotonic()
+    root = partition_dir(raw_dir, region, period)
+    with _lock_file(root) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PartitionBusyError(
+                f"{period}|{region}: a run is reading or writing its bodies; pack it once that"
+                " run has ended"
+            ) from None
+        unpack(raw_dir, region, period)  # an earlier pack's archive: pack it all anew
+        files = body_files(raw_dir, region, period)
+        if not files:
+            raise ValueError(f"{period}|{region}: no bodies to pack in {root}")
+        archive = root / ARCHIVE_NAME
+        temp = root / f".{ARCHIVE_NAME}.tmp"
+        try:
+            _write_archive(temp, root, files)
+            _check_archive(temp, root, files)
+            os.replace(temp, archive)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        bytes_before = sum(path.stat().st_size for path in files)
+        for path in files:
+            path.unlink()
+    return PackReport(
+        region, int(period), len(files), bytes_before, archive.stat().st_size,
+        time.monotonic() - started,
+    )  # fmt: skip
+
+
+def unpack(raw_dir: Path, region: str, period: int) -> int:
+    """Put the packed bodies back as files (each written whole), then remove the archive; returns
+    how many. The caller holds the partition's lock exclusively."""
+    root = partition_dir(raw_dir, region, period)
+    archive = root / ARCHIVE_NAME
+    if not archive.exists():
+        return 0
+    count = 0
+    with tarfile.open(archive, "r:xz") as tar:
+        for member in tar:
+            path = _member_path(root, member.name)
+            data = _restored(member.name, tar.extractfile(member).read())
+            temp = path.with_name(f".{path.name}.tmp")
+            temp.write_bytes(data)
+            mtime_ns = int(member.pax_headers[MTIME_NS])
+            os.utime(temp, ns=(mtime_ns, mtime_ns))
+            os.replace(temp, path)
+            count += 1
+    archive.unlink()
+    return count
+
+
+def _write_archive(temp: Path, root: Path, files: list[Path]) -> None:
+    with (
+        lzma.open(temp, "wb", format=lzma.FORMAT_XZ, filters=XZ_FILTERS) as xz,
+        tarfile.open(fileobj=xz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for path in files:
+            stored = path.read_bytes()
+            name = path.relative_to(root).as_posix()
+            body = _body_of(stored)
+            if body is not None:
+                stored, name = body, name.removesuffix(".gz")
+            info = tarfile.TarInfo(name)
+            info.size = len(stored)
+            info.pax_headers = {MTIME_NS: str(path.stat().st_mtime_ns)}
+            tar.addfile(info, io.BytesIO(stored))
+
+
+def _body_of(stored: bytes) -> bytes | None:
+    """The body a gzip file holds; None when it does not decompress whole."""
+    try:
+        return gzip.decompress(stored)
+    except (OSError, EOFError, zlib.error):
+        return None
+
+
+def _restored(name: str, data: bytes) -> bytes:
+    return data if name.endswith(".gz") else gzip.compress(data, GZIP_LEVEL, mtime=0)
+
+
+def _check_archive(archive: Path, root: Path, files: list[Path]) -> None:
+    """Every file's body (or, kept as is, its bytes) and mtime come back from the archive; raises
+    otherwise."""
+    expected = {path.relative_to(root).as_posix(): path for path in files}
+    with tarfile.open(archive, "r:xz") as tar:
+        for member in tar:
+            kept_as_is = member.name.endswith(".gz")
+            name = member.name if kept_as_is else f"{member.name}.gz"
+            path = expected.pop(name, None)
+            stored = path.read_bytes() if path is not None else None
+            if (
+                stored is None
+                or tar.extractfile(member).read() != (stored if kept_as_is else _body_of(stored))
+                or int(member.pax_headers[MTIME_NS]) != path.stat().st_mtime_ns
+            ):
+                raise RuntimeError(f"{archive}: {name} does not come back as written")
+    if expected:
+        raise RuntimeError(
+            f"{archive}: {len(expected)} bodies missing, e.g. {next(iter(expected))}"
+        )
+
+
+def _member_path(root: Path, name: str) -> Path:
+    """Where a member goes: inside a snapshot's boards folder, never elsewhere."""
+    relative = Path(name if name.endswith(".gz") else f"{name}.gz")
+    parts = relative.parts
+    if (
+        len(parts) != 3
+        or not parts[0].startswith("snapshot=")
+        or parts[1] != "boards"
+        or not parts[2].endswith(BODY_SUFFIX)
+    ):
+        raise ValueError(f"{root / ARCHIVE_NAME}: unexpected member {name!r}")
+    return root / relative
