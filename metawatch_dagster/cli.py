@@ -51,6 +51,15 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return operator.exit_status(ok)
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from metawatch_dagster.operations import PeriodSpec, pack_ended_weeks, parse_regions
+
+    settings = Settings.from_env()
+    regions = parse_regions(args.region, settings)
+    spec = PeriodSpec.parse(args.period) if args.period else None
+    return 0 if pack_ended_weeks(settings, regions, spec, print) else 1
+
+
 def cmd_sync_periods(args: argparse.Namespace) -> int:
     from metawatch_dagster.operations import parse_season
 
@@ -136,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_no_publish(rebuild)
     rebuild.set_defaults(func=cmd_rebuild)
+
+    pack = commands.add_parser(
+        "pack",
+        help="pack the raw bodies of ended weeks into one archive each (a load or rebuild of the"
+        " week unpacks them)",
+    )
+    pack.add_argument(
+        "--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)"
+    )
+    pack.add_argument(
+        "--period",
+        default="",
+        help="latest:N (from the reference files held) | <id> | <first>-<last> (default: all held)",
+    )
+    pack.set_defaults(func=cmd_pack)
 
     sync = commands.add_parser("sync-periods", help="register every started period of a season")
     sync.add_argument("--season", default="current", help="current | <season id>")

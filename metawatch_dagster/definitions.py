@@ -20,6 +20,7 @@ from metawatch_dagster.automation.freshness import (
 )
 from metawatch_dagster.automation.missed_retries import missed_retries
 from metawatch_dagster.automation.new_periods import new_periods
+from metawatch_dagster.automation.pack_raw import pack_raw, pack_raw_daily
 from metawatch_dagster.automation.reference_daily import reference_daily
 from metawatch_dagster.automation.sync_periods import sync_periods
 from metawatch_dagster.jobs import partition_job, publish_job, reference_job, reparse_job
@@ -40,9 +41,17 @@ defs = dg.Definitions(
         mart_exports,
     ],
     asset_checks=freshness_checks,
-    jobs=[reference_job, partition_job, reparse_job, publish_job, sync_periods, freshness_job],
+    jobs=[
+        reference_job,
+        partition_job,
+        reparse_job,
+        publish_job,
+        sync_periods,
+        freshness_job,
+        pack_raw,
+    ],
     sensors=[new_periods, missed_retries],
-    schedules=[current_period_hourly, freshness_schedule, reference_daily],
+    schedules=[current_period_hourly, freshness_schedule, reference_daily, pack_raw_daily],
     resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},
     # A partition's steps run one after another; a process per step only adds start-up time. The
     # run's process records itself on the run, so that its death can be told (run_workers.py).

@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster._core import errors as dagster_errors
@@ -17,7 +18,8 @@ from metawatch_dagster.config import Settings
 from metawatch_dagster.instance_home import POOL_LIMITS
 from metawatch_dagster.partitions import PeriodRegion
 from metawatch_dagster.period_registry import register_periods
-from metawatch_dagster.raw_store import list_partitions
+from metawatch_dagster.raw_archive import PartitionBusyError, is_packed, pack
+from metawatch_dagster.raw_store import list_partitions, list_snapshots, snapshot_started_at
 from metawatch_dagster.reference import ReferenceMissing, ReferenceStore
 from metawatch_dagster.run_workers import (
     WORKER_TAG,
@@ -98,6 +100,70 @@ def _gaps(first: int, last: int, known: list[int]) -> str:
     if start <= last:
         gaps.append((start, last))
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in gaps)
+
+
+def held_partitions(
+    settings: Settings, regions: list[str], spec: PeriodSpec | None
+) -> list[PeriodRegion]:
+    """The partitions of `regions` with raw snapshots on disk, those `spec` asks for (all when
+    None), sorted."""
+    held = [
+        PeriodRegion(period, region)
+        for region, period in list_partitions(settings.raw_dir)
+        if region in regions
+    ]
+    if spec is not None and spec.latest:
+        # The reference files an earlier load left tell `current` and `latest:N`: no API call.
+        store = ReferenceStore(settings.reference_dir)
+        asked = {region: spec.resolve(store, region) for region in {p.region for p in held}}
+        held = [p for p in held if p.period in asked[p.region]]
+    elif spec is not None:
+        held = [p for p in held if spec.first <= p.period <= spec.last]
+    return sorted(held)
+
+
+def pack_ended_weeks(
+    settings: Settings,
+    regions: list[str],
+    spec: PeriodSpec | None,
+    out: Callable[[str], None],
+    unloaded_for: timedelta = timedelta(0),
+) -> bool:
+    """Pack the raw bodies of every held partition asked for whose week has ended in its region
+    and whose newest snapshot is `unloaded_for` old (one line each); False when one could not be
+    packed because a run was using it."""
+    store = ReferenceStore(settings.reference_dir)
+    held = held_partitions(settings, regions, spec)
+    if not held:
+        out(f"no raw snapshots under {settings.raw_dir} for {', '.join(regions)}")
+    ok = True
+    for partition in held:
+        try:
+            current = store.periods(partition.region)["current_period"]
+        except ReferenceMissing as missing:
+            raise ValueError(f"{missing}: the current week of each region must be known") from None
+        newest = snapshot_started_at(
+            list_snapshots(settings.raw_dir, partition.region, partition.period)[-1]
+        )
+        if partition.period >= current:
+            out(f"  kept    {partition.key}: its week has not ended (current: {current})")
+        elif datetime.now(UTC) - newest < unloaded_for:
+            hours = unloaded_for / timedelta(hours=1)
+            out(
+                f"  kept    {partition.key}: last loaded {newest:%Y-%m-%d %H:%M} UTC,"
+                f" under {hours:g} h ago"
+            )
+        elif is_packed(settings.raw_dir, partition.region, partition.period):
+            out(f"  kept    {partition.key}: packed already")
+        else:
+            try:
+                report = pack(settings.raw_dir, partition.region, partition.period)
+            except PartitionBusyError as busy:
+                out(f"  FAILED  {busy}")
+                ok = False
+            else:
+                out(f"  packed  {report}")
+    return ok
 
 
 def parse_season(text: str) -> str:
@@ -307,19 +373,8 @@ class Operator:
         return ok
 
     def rebuild(self, regions: list[str], spec: PeriodSpec | None, job_name: str) -> bool:
-        held = [
-            PeriodRegion(period, region)
-            for region, period in list_partitions(self.settings.raw_dir)
-            if region in regions
-        ]
-        if spec is not None and spec.latest:
-            # The reference files an earlier load left tell `current` and `latest:N`: no API call.
-            store = ReferenceStore(self.settings.reference_dir)
-            asked = {region: spec.resolve(store, region) for region in {p.region for p in held}}
-            held = [p for p in held if p.period in asked[p.region]]
-        elif spec is not None:
-            held = [p for p in held if spec.first <= p.period <= spec.last]
+        held = held_partitions(self.settings, regions, spec)
         if not held:
             self.out(f"no raw snapshots under {self.settings.raw_dir} for {', '.join(regions)}")
             return False
-        return self.run_partitions(sorted(held), job_name)
+        return self.run_partitions(held, job_name)

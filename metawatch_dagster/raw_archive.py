@@ -58,7 +58,7 @@ class PackReport:
 
     def __str__(self) -> str:
         return (
-            f"{self.period}|{self.region}: packed {self.bodies} bodies,"
+            f"{self.period}|{self.region}: {self.bodies} bodies,"
             f" {self.bytes_before / 1e6:.1f} MB -> {self.bytes_after / 1e6:.1f} MB"
             f" in {self.seconds:.1f}s"
         )

@@ -118,8 +118,17 @@ def _ends_as_gzip_of(path: Path, length: int | None) -> bool:
     return length is None or int.from_bytes(trailer, "little") == length % 2**32
 
 
+SNAPSHOT_ID_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
 def snapshot_id_for(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return moment.astimezone(UTC).strftime(SNAPSHOT_ID_FORMAT)
+
+
+def snapshot_started_at(snapshot_dir: Path) -> datetime:
+    """When the fetch that wrote the snapshot started, read from its folder's name."""
+    snapshot_id = snapshot_dir.name.removeprefix(SNAPSHOT_PREFIX)
+    return datetime.strptime(snapshot_id, SNAPSHOT_ID_FORMAT).replace(tzinfo=UTC)
 
 
 def remove_stale_temp_dirs(partition: Path, older_than_seconds: float = STALE_TEMP_SECONDS) -> None:

@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +17,13 @@ from metawatch_dagster.partitions import (
     period_region_partitions,
 )
 from metawatch_dagster.period_registry import periods_to_register
-from metawatch_dagster.raw_store import MANIFEST_NAME, SNAPSHOT_PREFIX, partition_dir
+from metawatch_dagster.raw_archive import bodies_in_place, is_packed
+from metawatch_dagster.raw_store import (
+    MANIFEST_NAME,
+    SNAPSHOT_PREFIX,
+    SnapshotWriter,
+    partition_dir,
+)
 from metawatch_dagster.reference import ReferenceStore
 
 
@@ -312,3 +319,28 @@ def test_a_command_whose_runs_succeeded_and_passed_their_checks_ends_with_0(inst
     assert operator.exit_status(True) == 0
     assert operator.exit_status(False) == 1
     assert lines == []
+
+
+def test_pack_packs_the_ended_weeks_and_says_which_it_left_and_why(operator, monkeypatch, capsys):
+    settings = operator.settings
+    monkeypatch.setenv("METAWATCH_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("METAWATCH_REGIONS", "us")
+    for period in (1022, 1023, 1024):
+        with SnapshotWriter(settings.raw_dir, "us", period) as snapshot:
+            snapshot.add(1, 503, "200", b'{"leading_groups": []}', None, datetime.now(UTC))
+
+    with bodies_in_place(settings.raw_dir, "us", 1023):
+        assert cli.main(["pack"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("  packed  1022|us: 1 bodies, ")
+    assert lines[1:] == [
+        "  FAILED  1023|us: a run is reading or writing its bodies; pack it once that run has ended",
+        "  kept    1024|us: its week has not ended (current: 1024)",
+    ]
+    assert cli.main(["pack", "--period", "1022-1023"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "  kept    1022|us: packed already"
+    assert [is_packed(settings.raw_dir, "us", p) for p in (1022, 1023, 1024)] == [
+        True,
+        True,
+        False,
+    ]
