@@ -18,7 +18,7 @@ from metawatch_dagster.config import Settings
 from metawatch_dagster.instance_home import POOL_LIMITS
 from metawatch_dagster.partitions import PeriodRegion
 from metawatch_dagster.period_registry import register_periods
-from metawatch_dagster.raw_archive import PartitionBusyError, is_packed, pack
+from metawatch_dagster.raw_archive import PartitionBusyError, body_files, is_packed, pack
 from metawatch_dagster.raw_store import list_partitions, list_snapshots, snapshot_started_at
 from metawatch_dagster.reference import ReferenceMissing, ReferenceStore
 from metawatch_dagster.run_workers import (
@@ -155,6 +155,8 @@ def pack_ended_weeks(
             )
         elif is_packed(settings.raw_dir, partition.region, partition.period):
             out(f"  kept    {partition.key}: packed already")
+        elif not body_files(settings.raw_dir, partition.region, partition.period):
+            out(f"  kept    {partition.key}: no body to pack (no board answered 200)")
         else:
             try:
                 report = pack(settings.raw_dir, partition.region, partition.period)

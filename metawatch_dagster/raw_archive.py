@@ -8,9 +8,10 @@ window larger than a body, stores every body after a board's first as little mor
 `<partition>/bodies.tar.xz` holds the bodies decompressed, each under its path without `.gz` and with
 its file's mtime in nanoseconds. The client writes every body as `gzip.compress(body, 1, mtime=0)`,
 so unpacking rebuilds each file byte for byte, with its mtime (the parse cache keys on size and
-mtime), and the manifests never move. A body that does not come back the same way (not gzip, or
-written otherwise) is kept as its own bytes. A pack is checked member by member against the files
-before any is removed.
+mtime), and the manifests never move. A file that is not whole gzip is kept as its own bytes; one
+gzip-compressed some other way comes back with the same body, compressed the client's way. A pack is
+checked member by member against the files, and on disk (`os.sync`), before any file is removed; an
+unpack is on disk before the archive is removed.
 
 Readers of a partition's bodies (the fetch, the parse) hold its lock shared and unpack it first;
 packing takes the lock exclusively and refuses while a reader holds it.
@@ -133,6 +134,7 @@ def pack(raw_dir: Path, region: str, period: int) -> PackReport:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+        os.sync()
         bytes_before = sum(path.stat().st_size for path in files)
         for path in files:
             path.unlink()
@@ -160,6 +162,7 @@ def unpack(raw_dir: Path, region: str, period: int) -> int:
             os.utime(temp, ns=(mtime_ns, mtime_ns))
             os.replace(temp, path)
             count += 1
+    os.sync()
     archive.unlink()
     return count
 

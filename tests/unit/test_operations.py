@@ -328,12 +328,15 @@ def test_pack_packs_the_ended_weeks_and_says_which_it_left_and_why(operator, mon
     for period in (1022, 1023, 1024):
         with SnapshotWriter(settings.raw_dir, "us", period) as snapshot:
             snapshot.add(1, 503, "200", b'{"leading_groups": []}', None, datetime.now(UTC))
+    with SnapshotWriter(settings.raw_dir, "us", 1021) as snapshot:
+        snapshot.add(1, 503, "404", None, None, datetime.now(UTC))
 
     with bodies_in_place(settings.raw_dir, "us", 1023):
         assert cli.main(["pack"]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("  packed  1022|us: 1 bodies, ")
-    assert lines[1:] == [
+    assert lines[0] == "  kept    1021|us: no body to pack (no board answered 200)"
+    assert lines[1].startswith("  packed  1022|us: 1 bodies, ")
+    assert lines[2:] == [
         "  FAILED  1023|us: a run is reading or writing its bodies; pack it once that run has ended",
         "  kept    1024|us: its week has not ended (current: 1024)",
     ]
