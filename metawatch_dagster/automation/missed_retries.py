@@ -49,7 +49,9 @@ class FailedRun:
     """What decides whether a failed run's retry was missed, read from the instance."""
 
     run: dg.DagsterRun
-    failure_event_id: int | None  # the storage id of its RUN_FAILURE event
+    # The storage id of its last RUN_FAILURE event (its code server and the run monitoring can
+    # each report a dead run's failure).
+    failure_event_id: int | None
     retried: bool  # a retry of it exists: Dagster's or this sensor's
     superseded: bool  # a run of its partition (or job) was created after it ended
 
