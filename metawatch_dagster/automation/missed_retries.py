@@ -10,7 +10,7 @@ its failed steps).
 A run counts as missed only when Dagster would have retried it and cannot any more:
 - it failed with `dagster/will_retry=true` in the last day, and was launched through a code location
   (a `metawatch` command's run has no such origin, and the person who ran the command decides);
-- the retry daemon's cursor is at or past its failure event, and no retry of it exists;
+- the retry daemon's cursor is past its failure events, and no retry of it exists;
 - it is not part of a backfill (the backfill's page re-executes its failed partitions), its job is
   one of metawatch's own, and no later run of its partition (or, unpartitioned, of its job) has been
   created since it ended.
@@ -39,6 +39,7 @@ RETRY_OF_TAG = "metawatch/retry_of"
 # Where the retry daemon (Dagster's EventLogConsumerDaemon) keeps the last failure event it read.
 RETRY_DAEMON_CURSOR = "EVENT_LOG_CONSUMER_CURSOR-PIPELINE_FAILURE"
 LOOKBACK = timedelta(days=1)
+UNREAD_LIMIT = 1000  # the daemon reads 500 a batch
 # The asset jobs: a missed freshness check or period sync waits for its next tick or a person.
 RETRIED_JOBS = [partition_job, reparse_job, publish_job, reference_job]
 _RETRIED_JOB_NAMES = {job.name for job in RETRIED_JOBS}
@@ -49,14 +50,14 @@ class FailedRun:
     """What decides whether a failed run's retry was missed, read from the instance."""
 
     run: dg.DagsterRun
-    # The storage id of its last RUN_FAILURE event (its code server and the run monitoring can
-    # each report a dead run's failure).
-    failure_event_id: int | None
+    # Whether Dagster's retry daemon has read past its RUN_FAILURE events (its code server and the
+    # run monitoring can each report a dead run's failure).
+    failure_read: bool
     retried: bool  # a retry of it exists: Dagster's or this sensor's
     superseded: bool  # a run of its partition (or job) was created after it ended
 
 
-def why_not_missed(failed: FailedRun, retry_daemon_cursor: int | None) -> str | None:
+def why_not_missed(failed: FailedRun) -> str | None:
     """None when the run is a missed retry to request; otherwise why it is not one."""
     run = failed.run
     if run.tags.get(WILL_RETRY_TAG) != "true":
@@ -71,11 +72,7 @@ def why_not_missed(failed: FailedRun, retry_daemon_cursor: int | None) -> str | 
         return "it has a retry"
     if failed.superseded:
         return "a later run of its partition or job was created after it ended"
-    if (
-        failed.failure_event_id is None
-        or retry_daemon_cursor is None
-        or retry_daemon_cursor < failed.failure_event_id
-    ):
+    if not failed.failure_read:
         return "Dagster's retry daemon has not read its failure yet"
     return None
 
@@ -107,6 +104,9 @@ def rerun_request(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunReq
 
 def failed_runs(instance: dg.DagsterInstance, since: datetime) -> list[FailedRun]:
     """The runs that failed after `since` and that Dagster marked to retry."""
+    # Failures first: the retry daemon makes its retry before it moves its cursor, so a failure it
+    # has read past shows its retry in the runs read after.
+    unread = unread_failures(instance)
     records = instance.get_run_records(
         filters=dg.RunsFilter(
             statuses=[dg.DagsterRunStatus.FAILURE],
@@ -114,14 +114,32 @@ def failed_runs(instance: dg.DagsterInstance, since: datetime) -> list[FailedRun
             updated_after=since,
         )
     )
-    return [_facts(instance, record) for record in records]
+    return [_facts(instance, record, unread) for record in records]
 
 
-def _facts(instance: dg.DagsterInstance, record: dg.RunRecord) -> FailedRun:
+def unread_failures(instance: dg.DagsterInstance) -> set[str] | None:
+    """The runs with a failure event the retry daemon has not read yet, by the storage ids of the
+    event log's index as the daemon reads them (a run's own events have ids of their own); None
+    when that cannot be told: the daemon has never run, or is more than a batch behind."""
+    cursor = instance.daemon_cursor_storage.get_cursor_values({RETRY_DAEMON_CURSOR}).get(
+        RETRY_DAEMON_CURSOR
+    )
+    if cursor is None:
+        return None
+    unread = instance.fetch_run_status_changes(
+        dg.RunStatusChangeRecordsFilter(
+            dg.DagsterEventType.RUN_FAILURE, after_storage_id=int(cursor)
+        ),
+        limit=UNREAD_LIMIT,
+        ascending=True,
+    )
+    return None if unread.has_more else {record.run_id for record in unread.records}
+
+
+def _facts(
+    instance: dg.DagsterInstance, record: dg.RunRecord, unread: set[str] | None
+) -> FailedRun:
     run = record.dagster_run
-    failures = instance.get_records_for_run(
-        run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
-    ).records
     retries = [
         *instance.get_runs(dg.RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}), limit=1),
         *instance.get_runs(dg.RunsFilter(tags={RETRY_OF_TAG: run.run_id}), limit=1),
@@ -141,17 +159,10 @@ def _facts(instance: dg.DagsterInstance, record: dg.RunRecord) -> FailedRun:
     )
     return FailedRun(
         run=run,
-        failure_event_id=failures[-1].storage_id if failures else None,
+        failure_read=unread is not None and run.run_id not in unread,
         retried=bool(retries),
         superseded=bool(later),
     )
-
-
-def retry_daemon_cursor(instance: dg.DagsterInstance) -> int | None:
-    value = instance.daemon_cursor_storage.get_cursor_values({RETRY_DAEMON_CURSOR}).get(
-        RETRY_DAEMON_CURSOR
-    )
-    return int(value) if value is not None else None
 
 
 @dg.sensor(
@@ -166,12 +177,9 @@ def retry_daemon_cursor(instance: dg.DagsterInstance) -> int | None:
 )
 def missed_retries(context: dg.SensorEvaluationContext):
     instance = context.instance
-    # The cursor first: the retry daemon makes its retry before it moves the cursor, so a failure
-    # the cursor has passed shows its retry in the runs read after.
-    cursor = retry_daemon_cursor(instance)
     requests = []
     for failed in failed_runs(instance, datetime.now(UTC) - LOOKBACK):
-        reason = why_not_missed(failed, cursor)
+        reason = why_not_missed(failed)
         run_id = failed.run.run_id
         if reason is not None:
             context.log.debug(f"run {run_id[:8]} is not rerun: {reason}")

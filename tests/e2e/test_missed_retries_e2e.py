@@ -65,13 +65,13 @@ def test_a_failed_load_the_retry_daemon_passed_by_is_run_again_by_the_sensor(tmp
                 )
                 assert rerun_of(instance, killed) is None
 
-                # Both the code server and the run monitoring can report the death.
-                failures = instance.get_records_for_run(
-                    killed, of_type=dg.DagsterEventType.RUN_FAILURE
+                # Both the code server and the run monitoring can report the death; the cursor
+                # counts the ids of the event log's index.
+                failures = instance.fetch_run_status_changes(
+                    dg.DagsterEventType.RUN_FAILURE, limit=100
                 ).records
-                instance.daemon_cursor_storage.set_cursor_values(
-                    {RETRY_DAEMON_CURSOR: str(max(f.storage_id for f in failures))}
-                )
+                passed = max(f.storage_id for f in failures if f.run_id == killed)
+                instance.daemon_cursor_storage.set_cursor_values({RETRY_DAEMON_CURSOR: str(passed)})
                 rerun = wait_until(
                     lambda: finished(rerun_of(instance, killed)),
                     180,

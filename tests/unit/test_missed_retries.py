@@ -56,10 +56,14 @@ def failed_run(
 
 
 def failure_id(instance: dg.DagsterInstance, run_id: str) -> int:
-    (failure,) = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.RUN_FAILURE
-    ).records
-    return failure.storage_id
+    """The id of the run's failure event in the event log's index, as the retry daemon reads it."""
+    changes = instance.fetch_run_status_changes(dg.DagsterEventType.RUN_FAILURE, limit=100)
+    return max(record.storage_id for record in changes.records if record.run_id == run_id)
+
+
+def read_past(instance: dg.DagsterInstance, storage_id: int) -> None:
+    """Move the retry daemon's cursor as if it had read every failure up to `storage_id`."""
+    instance.daemon_cursor_storage.set_cursor_values({RETRY_DAEMON_CURSOR: str(storage_id)})
 
 
 def evaluate(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
@@ -74,11 +78,10 @@ def test_a_failure_the_retry_daemon_read_past_without_a_retry_is_run_again_once(
         assert run.tags["dagster/will_retry"] == "true"
         assert evaluate(instance) == []  # the daemon has not run yet
 
-        cursors = instance.daemon_cursor_storage
-        cursors.set_cursor_values({RETRY_DAEMON_CURSOR: str(failure_id(instance, run.run_id) - 1)})
+        read_past(instance, failure_id(instance, run.run_id) - 1)
         assert evaluate(instance) == []  # nor read the failure yet
 
-        cursors.set_cursor_values({RETRY_DAEMON_CURSOR: str(failure_id(instance, run.run_id))})
+        read_past(instance, failure_id(instance, run.run_id))
         (request,) = evaluate(instance)
         assert request.job_name == "load_partition"
         assert request.partition_key == PARTITION
@@ -110,8 +113,7 @@ def test_a_rerun_leaves_the_retries_dagster_would_still_make():
             retry_of=root,
         )
         instance.add_run_tags(root.run_id, {"dagster/auto_retry_run_id": retry.run_id})
-        cursor = failure_id(instance, retry.run_id)
-        instance.daemon_cursor_storage.set_cursor_values({RETRY_DAEMON_CURSOR: str(cursor)})
+        read_past(instance, failure_id(instance, retry.run_id))
         (request,) = evaluate(instance)
         assert request.tags[RETRY_OF_TAG] == retry.run_id
         assert request.tags["dagster/max_retries"] == "1"  # 3 less the root, its retry, this one
@@ -132,8 +134,7 @@ def test_a_subset_run_is_rerun_with_its_assets_and_config():
             )
         )
         instance.report_run_failed(run, "its process ended")
-        cursor = failure_id(instance, run.run_id)
-        instance.daemon_cursor_storage.set_cursor_values({RETRY_DAEMON_CURSOR: str(cursor)})
+        read_past(instance, failure_id(instance, run.run_id))
         (request,) = evaluate(instance)
         assert request.job_name == "reparse_partition"
         assert set(request.asset_selection) == selection
@@ -152,23 +153,24 @@ def test_a_subset_run_is_rerun_with_its_assets_and_config():
 def test_runs_the_sensor_leaves_alone(job_name, tags, launched, reason):
     with dg.instance_for_test(overrides=RETRIES) as instance:
         run = failed_run(instance, job_name, tags, launched)
-        cursor = failure_id(instance, run.run_id)
+        read_past(instance, failure_id(instance, run.run_id))
         (failed,) = failed_runs(instance, since=LONG_AGO)
-        assert reason in why_not_missed(failed, cursor)
-        instance.daemon_cursor_storage.set_cursor_values({RETRY_DAEMON_CURSOR: str(cursor)})
+        assert failed.failure_read
+        assert reason in why_not_missed(failed)
         assert evaluate(instance) == []
 
 
 def test_a_later_run_of_the_partition_supersedes_the_failure():
     with dg.instance_for_test(overrides=RETRIES) as instance:
         run = failed_run(instance)
+        read_past(instance, failure_id(instance, run.run_id))
         instance.add_run(
             dg.DagsterRun(job_name="load_partition", tags={"dagster/partition": PARTITION})
         )
         (failed,) = failed_runs(instance, since=LONG_AGO)
         assert failed.superseded and not failed.retried
-        cursor = failure_id(instance, run.run_id)
-        assert "later run" in why_not_missed(failed, cursor)
+        assert "later run" in why_not_missed(failed)
+        assert evaluate(instance) == []
 
 
 def test_a_run_dagster_will_not_retry_is_not_looked_at():
@@ -176,4 +178,22 @@ def test_a_run_dagster_will_not_retry_is_not_looked_at():
         run = failed_run(instance)
         assert run.tags.get("dagster/will_retry") != "true"
         assert failed_runs(instance, since=LONG_AGO) == []
-        assert why_not_missed(FailedRun(run, 1, False, False), 1) == "Dagster does not retry it"
+        assert why_not_missed(FailedRun(run, True, False, False)) == "Dagster does not retry it"
+
+
+def test_a_failure_after_the_cursor_is_unread_though_its_run_s_own_event_ids_are_lower():
+    """Each run keeps its events under ids of its own; the retry daemon's cursor counts those of
+    the event log's index. A run that failed after the cursor has low ids of its own."""
+    with dg.instance_for_test(overrides=RETRIES) as instance:
+        for _ in range(3):  # failures the sensor leaves alone, before the two
+            failed_run(instance, job_name="__ASSET_JOB")
+        first = failed_run(instance)
+        read_past(instance, failure_id(instance, first.run_id))
+        second = failed_run(instance, tags={"dagster/partition": "1022|us"})
+        (own_failure,) = instance.get_records_for_run(
+            second.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+        ).records
+        assert own_failure.storage_id < failure_id(instance, first.run_id)
+
+        (request,) = evaluate(instance)
+        assert request.tags[RETRY_OF_TAG] == first.run_id
