@@ -105,6 +105,9 @@ def test_after_a_restart_the_daemon_runs_again_a_run_whose_process_died_or_was_i
             assert retry.status == dg.DagsterRunStatus.SUCCESS
             assert retry.tags["dagster/partition"] == f"{period}|eu"
             assert held_slots(instance) == []
+            # One retry each, whoever made it: Dagster's retry daemon or the sensor, never both.
+            assert len(retries_of(instance, killed_run)) == 1
+            assert len(retries_of(instance, interrupted_run)) == 1
         loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
         assert loaded == truth_rows(sandbox.truth("eu", period))
 
@@ -122,14 +125,19 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
     return int(started.dagster_event.engine_event_data.metadata["pid"].value)
 
 
+def retries_of(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterRun]:
+    """Dagster's retries of the run and, where its retry daemon passed the failure by
+    (dagster-io/dagster#33741, about one restart in four here), the missed_retries sensor's."""
+    return [
+        retry
+        for tag in ("dagster/parent_run_id", RETRY_OF_TAG)
+        for retry in instance.get_runs(filters=dg.RunsFilter(tags={tag: run_id}))
+    ]
+
+
 def retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
-    """Dagster's retry of the run or, where its retry daemon passed the failure by
-    (dagster-io/dagster#33741, about one restart in four here), the missed_retries sensor's rerun."""
-    for tag in ("dagster/parent_run_id", RETRY_OF_TAG):
-        retries = instance.get_runs(filters=dg.RunsFilter(tags={tag: run_id}))
-        if retries:
-            return retries[0]
-    return None
+    retries = retries_of(instance, run_id)
+    return retries[0] if retries else None
 
 
 def wait_for_a_retry_in_the_duckdb_pool(instance: dg.DagsterInstance, run_id: str) -> str:
