@@ -104,6 +104,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_region(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)"
+    )
+
+
 def add_no_publish(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--no-publish",
@@ -124,9 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser(
         "load", help="fetch, parse and model weeks through the Dagster instance"
     )
-    load.add_argument(
-        "--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)"
-    )
+    add_region(load)
     load.add_argument(
         "--period", default="current", help="current | latest:N | <id> | <first>-<last>"
     )
@@ -134,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_load)
 
     rebuild = commands.add_parser("rebuild", help="re-parse from raw snapshots alone, no API calls")
-    rebuild.add_argument(
-        "--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)"
-    )
+    add_region(rebuild)
     rebuild.add_argument(
         "--period",
         default="",
@@ -151,9 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pack the raw bodies of ended weeks into one archive each (a load or rebuild of the"
         " week unpacks them)",
     )
-    pack.add_argument(
-        "--region", default="", help="comma-separated regions (default: METAWATCH_REGIONS)"
-    )
+    add_region(pack)
     pack.add_argument(
         "--period",
         default="",
