@@ -132,21 +132,26 @@ def pack_ended_weeks(
     """Pack the raw bodies of every held partition asked for whose week has ended in its region
     and whose newest snapshot is `unloaded_for` old (one line each); False when one could not be
     packed because a run was using it."""
-    store = ReferenceStore(settings.reference_dir)
     held = held_partitions(settings, regions, spec)
     if not held:
         out(f"no raw snapshots under {settings.raw_dir} for {', '.join(regions)}")
+    store = ReferenceStore(settings.reference_dir)
+    try:
+        current = {
+            region: store.periods(region)["current_period"] for region in {p.region for p in held}
+        }
+    except ReferenceMissing as missing:
+        raise ValueError(f"{missing}: the current week of each region must be known") from None
     ok = True
     for partition in held:
-        try:
-            current = store.periods(partition.region)["current_period"]
-        except ReferenceMissing as missing:
-            raise ValueError(f"{missing}: the current week of each region must be known") from None
         newest = snapshot_started_at(
             list_snapshots(settings.raw_dir, partition.region, partition.period)[-1]
         )
-        if partition.period >= current:
-            out(f"  kept    {partition.key}: its week has not ended (current: {current})")
+        if partition.period >= current[partition.region]:
+            out(
+                f"  kept    {partition.key}: its week has not ended"
+                f" (current: {current[partition.region]})"
+            )
         elif datetime.now(UTC) - newest < unloaded_for:
             hours = unloaded_for / timedelta(hours=1)
             out(
