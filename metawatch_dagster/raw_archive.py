@@ -203,7 +203,7 @@ def _check_archive(archive: Path, root: Path, files: list[Path]) -> None:
     with tarfile.open(archive, "r:xz") as tar:
         for member in tar:
             kept_as_is = member.name.endswith(".gz")
-            name = member.name if kept_as_is else f"{member.name}.gz"
+            name = _file_name(member.name)
             path = expected.pop(name, None)
             stored = path.read_bytes() if path is not None else None
             if (
@@ -218,9 +218,15 @@ def _check_archive(archive: Path, root: Path, files: list[Path]) -> None:
         )
 
 
+def _file_name(member_name: str) -> str:
+    """The body file a member stands for: a file kept as is has its own name, a body the file's
+    name without `.gz`."""
+    return member_name if member_name.endswith(".gz") else f"{member_name}.gz"
+
+
 def _member_path(root: Path, name: str) -> Path:
     """Where a member goes: inside a snapshot's boards folder, never elsewhere."""
-    relative = Path(name if name.endswith(".gz") else f"{name}.gz")
+    relative = Path(_file_name(name))
     parts = relative.parts
     if (
         len(parts) != 3
