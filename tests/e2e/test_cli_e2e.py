@@ -1,53 +1,58 @@
-"""`metawatch load` and `metawatch rebuild` as a person runs them: through the Dagster instance at
-DAGSTER_HOME, one line per partition, and a rebuild that makes no API call."""
+"""`metawatch load`, `pack` and `rebuild` as a person runs them: through the Dagster instance at
+DAGSTER_HOME, one line per partition, and a rebuild that makes no API call, of packed weeks too.
+(The weeks `pack` leaves: tests/unit/test_operations.py.)"""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 
 import dagster as dg
 import duckdb
 import pytest
 
 from metawatch_dagster.bench.end_to_end import EndToEndError, partition_run_seconds
+from metawatch_dagster.raw_archive import archive_path, body_files, is_packed
 from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
-from metawatch_dagster.run_workers import pool_holders
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
-from .commands import (
-    METAWATCH,
-    REPO,
-    metawatch,
-    sandbox_env,
-    wait_for_a_partition_step_in_the_duckdb_pool,
-)
+from .commands import metawatch, sandbox_env
 from .warehouse_rows import read_partition, truth_rows
 
 
-def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
+def test_load_pack_then_rebuild_through_the_instance(tmp_path, data_dir):
     home = tmp_path / "home"
+    raw, warehouse = data_dir / "raw", data_dir / "metawatch.duckdb"
     with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
         env = sandbox_env(sandbox, home, data_dir)
-        period = sandbox.current_period("eu")
-        first = min(p for p, _, _ in sandbox.periods("eu"))
-        load = metawatch(["load", "--region", "eu", "--period", "current", "--no-publish"], env)
+        first, *_, ended, period = sorted(p for p, _, _ in sandbox.periods("eu"))
+        load = metawatch(["load", "--region", "eu", "--period", "latest:2", "--no-publish"], env)
         assert load.returncode == 0, load.stdout + load.stderr
+        assert f"ok      {ended}|eu" in load.stdout
         assert f"ok      {period}|eu" in load.stdout
         assert partition_run_seconds(load.stdout, f"{period}|eu") > 0  # as the bench reads it
-        loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
-        assert loaded == truth_rows(sandbox.truth("eu", period))
+        loaded = {p: read_partition(warehouse, "eu", p) for p in (ended, period)}
+        assert loaded == {p: truth_rows(sandbox.truth("eu", p)) for p in (ended, period)}
+
+        bodies = {path: path.read_bytes() for path in body_files(raw, "eu", ended)}
+        packed = metawatch(["pack", "--region", "eu"], env)
+        assert packed.returncode == 0, packed.stdout + packed.stderr
+        assert packed.stdout.startswith(f"  packed  {ended}|eu: {len(bodies)} bodies, ")
+        assert f"  kept    {period}|eu: its week has not ended" in packed.stdout
+        assert is_packed(raw, "eu", ended)
+        assert archive_path(raw, "eu", ended).stat().st_size < sum(map(len, bodies.values()))
 
         requests_before = sandbox.stats()["requests"]
         rebuild = metawatch(["rebuild", "--region", "eu", "--no-publish"], env)
         assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
         assert sandbox.stats()["requests"] == requests_before, "a rebuild makes no API call"
-        assert read_partition(data_dir / "metawatch.duckdb", "eu", period) == loaded
+        assert {p: read_partition(warehouse, "eu", p) for p in (ended, period)} == loaded
+        assert not archive_path(raw, "eu", ended).exists()
+        assert {path: path.read_bytes() for path in body_files(raw, "eu", ended)} == bodies
 
         truncate_a_body(data_dir, "eu", period)
-        damaged = metawatch(["rebuild", "--region", "eu", "--no-publish"], env)
+        damaged = metawatch(
+            ["rebuild", "--region", "eu", "--period", "current", "--no-publish"], env
+        )
         assert damaged.returncode == 1, damaged.stdout + damaged.stderr
         assert f"ok      {period}|eu" in damaged.stdout
         assert (
@@ -78,12 +83,19 @@ def test_load_then_rebuild_through_the_instance(tmp_path, data_dir):
 
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        assert instance.get_dynamic_partitions("period") == [str(period)]
+        assert instance.get_dynamic_partitions("period") == [str(ended), str(period)]
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
         statuses = sorted((r.tags["dagster/partition"], r.status) for r in runs)
+        (unpacking,) = instance.get_runs(
+            dg.RunsFilter(job_name="reparse_partition", tags={"dagster/partition": f"{ended}|eu"})
+        )
+        messages = [event.message or "" for event in instance.all_logs(unpacking.run_id)]
     finally:
         instance.dispose()
-    assert statuses == [(f"{period}|eu", dg.DagsterRunStatus.SUCCESS)]
+    assert statuses == [(f"{p}|eu", dg.DagsterRunStatus.SUCCESS) for p in (ended, period)]
+    assert any(
+        f"{ended}|eu: unpacked {len(bodies)} bodies from bodies.tar.xz" in m for m in messages
+    )
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.spec_weekly").fetchone()[0] > 0
 
@@ -94,70 +106,3 @@ def truncate_a_body(data_dir, region: str, period: int) -> None:
     board = next(b for b in read_manifest(snapshot)["boards"] if b["status"] == "200")
     with (partition_dir(data_dir / "raw", region, period) / board["body"]).open("r+b") as body:
         body.truncate(100)
-
-
-def start_a_load_in_the_duckdb_pool(
-    args: list[str], env: dict[str, str], home
-) -> tuple[subprocess.Popen, str]:
-    """`metawatch` with `args` in its own process group, once a partition's step holds the pool;
-    returns the command and that run's id."""
-    command = subprocess.Popen(
-        [str(METAWATCH), *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        # As from a terminal, whatever this test's own process ignores.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    # The instance's storage is created by the first command alone.
-    while (line := command.stdout.readline()) and "ok      reference" not in line:
-        pass
-    return command, wait_for_a_partition_step_in_the_duckdb_pool(home)
-
-
-def test_a_load_stopped_by_ctrl_c_or_killed_leaves_the_next_one_free_to_finish(tmp_path, data_dir):
-    """Dagster turns Ctrl-C into the run's failure: the command stops there too instead of going on
-    to the next partition. A killed run keeps its pool slot: the next load marks it failed and goes on."""
-    home = tmp_path / "home"
-    with Sandbox(SandboxConfig(seed=11, scale="small", regions=("eu",)), port=0) as sandbox:
-        env = sandbox_env(sandbox, home, data_dir)
-        first, last = sorted(p for p, _, _ in sandbox.periods("eu"))[-2:]
-        args = ["load", "--region", "eu", "--period", f"{first}-{last}", "--no-publish"]
-        stopped, stopped_run = start_a_load_in_the_duckdb_pool(args, env, home)
-        os.killpg(stopped.pid, signal.SIGINT)
-        out, err = stopped.communicate(timeout=60)
-
-        assert stopped.returncode == 130, out + err
-        assert f"FAILED  {first}|eu" in out
-        assert "[2/2]" not in out
-        assert "metawatch: interrupted" in err
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            run = instance.get_run_by_id(stopped_run)
-            assert run.tags["dagster/partition"] == f"{first}|eu"
-            assert run.status == dg.DagsterRunStatus.FAILURE
-            assert run.tags["dagster/will_retry"] == "false"
-            assert pool_holders(instance, "duckdb") == []
-            loads = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
-            assert [r.run_id for r in loads] == [stopped_run]
-
-        killed, killed_run = start_a_load_in_the_duckdb_pool(args, env, home)
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.communicate()
-
-        load = metawatch(args, env)
-        assert load.returncode == 0, load.stdout + load.stderr
-        assert (
-            f"marked failed: run {killed_run[:8]} (load_partition {first}|eu), whose process ended"
-            in load.stdout
-        )
-        for period in (first, last):
-            assert f"ok      {period}|eu" in load.stdout
-            loaded = read_partition(data_dir / "metawatch.duckdb", "eu", period)
-            assert loaded == truth_rows(sandbox.truth("eu", period))
-
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
-        assert pool_holders(instance, "duckdb") == []
