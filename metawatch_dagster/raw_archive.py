@@ -13,8 +13,11 @@ gzip-compressed some other way comes back with the same body, compressed the cli
 checked member by member against the files, and on disk (`os.sync`), before any file is removed; an
 unpack is on disk before the archive is removed.
 
-Readers of a partition's bodies (the fetch, the parse) hold its lock shared and unpack it first;
-packing takes the lock exclusively and refuses while a reader holds it.
+Readers of a partition's bodies hold its lock shared; packing takes it exclusively and refuses while a
+reader holds it. The fetch, which adds a snapshot, unpacks the partition in place first. The parse
+reads a packed partition from a copy of its bodies extracted beside the archive for that parse alone
+(`.extracted-*`, removed after it), so rebuilding packed weeks does not unpack them: at ~10 GB a
+region-week, a rebuild of a season would fill the disk.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import gzip
 import io
 import lzma
 import os
+import shutil
 import tarfile
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -42,6 +47,7 @@ MTIME_NS = "METAWATCH.mtime_ns"  # the pax header holding a body file's mtime in
 # the long matches between bodies, not the effort spent within one, make the ratio.
 XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 32 << 20}]
 BODY_SUFFIX = ".json.gz"
+EXTRACT_PREFIX = ".extracted-"  # a parse's copy of a packed partition's bodies
 
 
 class PartitionBusyError(RuntimeError):
@@ -90,6 +96,59 @@ def bodies_in_place(raw_dir: Path, region: str, period: int) -> Iterator[int]:
             unpacked += unpack(raw_dir, region, period)
             fcntl.flock(lock, fcntl.LOCK_SH)
         yield unpacked
+
+
+@contextlib.contextmanager
+def bodies_to_read(raw_dir: Path, region: str, period: int) -> Iterator[tuple[Path, int]]:
+    """Hold the partition's bodies readable as files for the block, and not packed or unpacked
+    meanwhile. Yields the folder the manifests' body paths are under, and how many bodies were
+    extracted for the block: none when the partition is not packed (its own folder), all of them
+    when it is (a copy beside the archive, removed after the block; the archive stays)."""
+    root = partition_dir(raw_dir, region, period)
+    with _lock_file(root) as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        _remove_abandoned_extracts(root)
+        archive = root / ARCHIVE_NAME
+        if not archive.exists():
+            yield root, 0
+            return
+        with _extract_folder(root) as folder:
+            yield folder, _extract(archive, folder)
+
+
+@contextlib.contextmanager
+def _extract_folder(root: Path) -> Iterator[Path]:
+    """A new folder for an extract, locked while its reader lives: made under a name no sweep
+    looks at, locked, then renamed, so a sweep never meets it unlocked."""
+    staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=root))
+    descriptor = os.open(staging, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        folder = staging.with_name(EXTRACT_PREFIX + staging.name.removeprefix(".extracting-"))
+        os.rename(staging, folder)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(descriptor)
+
+
+def _remove_abandoned_extracts(root: Path) -> None:
+    """Remove the extracts whose reader died before removing them: their lock is free."""
+    for folder in root.glob(f"{EXTRACT_PREFIX}*"):
+        try:
+            descriptor = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # its reader, or another sweep, removed it
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a reader is using it
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(descriptor)
 
 
 def is_packed(raw_dir: Path, region: str, period: int) -> bool:
@@ -151,10 +210,20 @@ def unpack(raw_dir: Path, region: str, period: int) -> int:
     archive = root / ARCHIVE_NAME
     if not archive.exists():
         return 0
+    count = _extract(archive, root)
+    os.sync()
+    archive.unlink()
+    return count
+
+
+def _extract(archive: Path, root: Path) -> int:
+    """Write every body of the archive as its file under `root`, each whole and with its mtime;
+    returns how many."""
     count = 0
     with tarfile.open(archive, "r:xz") as tar:
         for member in tar:
             path = _member_path(root, member.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
             data = _restored(member.name, tar.extractfile(member).read())
             temp = path.with_name(f".{path.name}.tmp")
             temp.write_bytes(data)
@@ -162,8 +231,6 @@ def unpack(raw_dir: Path, region: str, period: int) -> int:
             os.utime(temp, ns=(mtime_ns, mtime_ns))
             os.replace(temp, path)
             count += 1
-    os.sync()
-    archive.unlink()
     return count
 
 

@@ -13,7 +13,7 @@ from metawatch_dagster.partitions import (
     parse_partition_key,
     period_region_partitions,
 )
-from metawatch_dagster.raw_archive import ARCHIVE_NAME, bodies_in_place
+from metawatch_dagster.raw_archive import ARCHIVE_NAME, bodies_in_place, bodies_to_read
 from metawatch_dagster.reference import ReferenceFetcher, ReferenceMissing, ReferenceStore
 from metawatch_dagster.resources import MetawatchResource
 from metawatch_dagster.warehouse import connect
@@ -69,14 +69,6 @@ def _board_plan(metawatch: MetawatchResource, client, region: str, period: int):
         return store.board_plan(region, period)
 
 
-def log_unpacked(context: dg.AssetExecutionContext, key: str, unpacked: int) -> None:
-    if unpacked:
-        context.log.info(
-            f"{key}: unpacked {unpacked} bodies from {ARCHIVE_NAME} to read them;"
-            " `metawatch pack` packs them again"
-        )
-
-
 @dg.asset(
     partitions_def=period_region_partitions,
     group_name=LEADERBOARD_GROUP,
@@ -113,7 +105,11 @@ def leaderboard_pages(context: dg.AssetExecutionContext, metawatch: MetawatchRes
                 context.log.info(f"{key.key}: {done}/{total} boards")
 
         with bodies_in_place(settings.raw_dir, key.region, key.period) as unpacked:
-            log_unpacked(context, key.key, unpacked)
+            if unpacked:
+                context.log.info(
+                    f"{key.key}: unpacked {unpacked} bodies from {ARCHIVE_NAME} to add a snapshot;"
+                    " the daily pack_raw job packs them again"
+                )
             report = fetch_partition(client, settings.raw_dir, plan, progress=progress)
     context.log.info(report.summary())
     if report.damaged_bodies:
@@ -192,11 +188,17 @@ def leaderboard_tables(
     key = parse_partition_key(context.partition_key)
     settings = metawatch.settings()
     with (
-        bodies_in_place(settings.raw_dir, key.region, key.period) as unpacked,
+        bodies_to_read(settings.raw_dir, key.region, key.period) as (bodies_root, extracted),
         connect(settings.warehouse_path) as con,
     ):
-        log_unpacked(context, key.key, unpacked)
-        result = parse_partition(con, settings.raw_dir, key.region, key.period, full=config.full)
+        if extracted:
+            context.log.info(
+                f"{key.key}: read {extracted} bodies extracted from {ARCHIVE_NAME} for this parse;"
+                " the week stays packed"
+            )
+        result = parse_partition(
+            con, settings.raw_dir, key.region, key.period, config.full, bodies_root
+        )
         checks = run_checks(con, key.region, key.period)
         current = metawatch.reference().periods(key.region)["current_period"]
         dropped = drop_cache_before(con, key.region, current)

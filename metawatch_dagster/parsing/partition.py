@@ -61,18 +61,24 @@ class CachedBodyUnreadableError(RuntimeError):
 
 
 def parse_partition(
-    con: duckdb.DuckDBPyConnection, raw_dir: Path, region: str, period: int, full: bool = False
+    con: duckdb.DuckDBPyConnection,
+    raw_dir: Path,
+    region: str,
+    period: int,
+    full: bool = False,
+    bodies_root: Path | None = None,
 ) -> ParseResult:
     """Replace the partition's rows in the five contract tables with a parse of all its snapshots.
 
     Bodies already in the parse cache are not read again unless `full` (a rebuild from raw files
-    alone); the rows are the same either way.
+    alone); the rows are the same either way. The manifests' body paths are read under
+    `bodies_root` (a packed partition's extract) instead of the partition's folder when it is given.
     """
     started = time.monotonic()
     ensure_schema(con)
     ensure_cache(con)
     params = {"region": region, "period": int(period)}
-    root = partition_dir(Path(raw_dir).resolve(), region, period)
+    root = Path(bodies_root or partition_dir(raw_dir, region, period)).resolve()
     snapshots = list_snapshots(raw_dir, region, period)
     try:
         for statement in sql.CREATE_WORK_TABLES:

@@ -1,6 +1,6 @@
 """`metawatch load`, `pack` and `rebuild` as a person runs them: through the Dagster instance at
-DAGSTER_HOME, one line per partition, and a rebuild that makes no API call, of packed weeks too.
-(The weeks `pack` leaves: tests/unit/test_operations.py.)"""
+DAGSTER_HOME, one line per partition, a rebuild that makes no API call and leaves packed weeks packed,
+and a load that unpacks one. (The weeks `pack` leaves: tests/unit/test_operations.py.)"""
 
 from __future__ import annotations
 
@@ -46,6 +46,13 @@ def test_load_pack_then_rebuild_through_the_instance(tmp_path, data_dir):
         assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
         assert sandbox.stats()["requests"] == requests_before, "a rebuild makes no API call"
         assert {p: read_partition(warehouse, "eu", p) for p in (ended, period)} == loaded
+        assert is_packed(raw, "eu", ended), "a rebuild reads a packed week from an extract"
+        assert list(partition_dir(raw, "eu", ended).glob(".extract*")) == []
+
+        # The week's last load, when the sensor sees the next period, adds a snapshot: it unpacks.
+        reload = metawatch(["load", "--region", "eu", "--period", str(ended), "--no-publish"], env)
+        assert reload.returncode == 0, reload.stdout + reload.stderr
+        assert read_partition(warehouse, "eu", ended) == loaded[ended]
         assert not archive_path(raw, "eu", ended).exists()
         assert {path: path.read_bytes() for path in body_files(raw, "eu", ended)} == bodies
 
@@ -86,16 +93,18 @@ def test_load_pack_then_rebuild_through_the_instance(tmp_path, data_dir):
         assert instance.get_dynamic_partitions("period") == [str(ended), str(period)]
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="load_partition"))
         statuses = sorted((r.tags["dagster/partition"], r.status) for r in runs)
-        (unpacking,) = instance.get_runs(
-            dg.RunsFilter(job_name="reparse_partition", tags={"dagster/partition": f"{ended}|eu"})
-        )
-        messages = [event.message or "" for event in instance.all_logs(unpacking.run_id)]
+        messages = [
+            event.message or ""
+            for run in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": f"{ended}|eu"}))
+            for event in instance.all_logs(run.run_id)
+        ]
     finally:
         instance.dispose()
-    assert statuses == [(f"{p}|eu", dg.DagsterRunStatus.SUCCESS) for p in (ended, period)]
-    assert any(
-        f"{ended}|eu: unpacked {len(bodies)} bodies from bodies.tar.xz" in m for m in messages
-    )
+    success = dg.DagsterRunStatus.SUCCESS
+    assert statuses == [(f"{ended}|eu", success)] * 2 + [(f"{period}|eu", success)]
+    n = len(bodies)
+    assert any(f"{ended}|eu: read {n} bodies extracted from bodies.tar.xz" in m for m in messages)
+    assert any(f"{ended}|eu: unpacked {n} bodies from bodies.tar.xz" in m for m in messages)
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.spec_weekly").fetchone()[0] > 0
 

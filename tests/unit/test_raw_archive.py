@@ -1,6 +1,6 @@
 """Packing a partition's raw bodies: every body comes back with its bytes (its content, when another
-tool wrote it) and its mtime, nothing is removed before the archive is checked, and a reader of the
-partition keeps it unpacked."""
+tool wrote it) and its mtime, nothing is removed before the archive is checked, a reader of the
+partition keeps it unpacked, and a parse of a packed partition reads an extract that leaves it packed."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from metawatch_dagster.raw_archive import (
     PartitionBusyError,
     archive_path,
     bodies_in_place,
+    bodies_to_read,
     body_files,
     is_packed,
     pack,
@@ -152,3 +153,43 @@ def test_an_archive_member_outside_the_boards_folders_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unexpected member '../../escaped.json'"):
         unpack(tmp_path, REGION, PERIOD)
     assert not (tmp_path / "escaped.json.gz").exists()
+
+
+def test_a_packed_partition_is_read_from_an_extract_and_stays_packed(tmp_path):
+    write_week(tmp_path)
+    root = partition_dir(tmp_path, REGION, PERIOD)
+    before = {name: v for name, v in files_on_disk(tmp_path).items() if "/boards/" in name}
+    pack(tmp_path, REGION, PERIOD)
+    packed = files_on_disk(tmp_path)
+
+    with bodies_to_read(tmp_path, REGION, PERIOD) as (folder, extracted):
+        assert extracted == 4 and folder.parent == root
+        assert folder.name.startswith(raw_archive.EXTRACT_PREFIX)
+        assert {
+            path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+            for path in folder.rglob(f"*{raw_archive.BODY_SUFFIX}")
+        } == before
+        with pytest.raises(PartitionBusyError):
+            pack(tmp_path, REGION, PERIOD)
+    assert not folder.exists()
+    assert files_on_disk(tmp_path) == packed and is_packed(tmp_path, REGION, PERIOD)
+
+
+def test_a_partition_not_packed_is_read_in_place(tmp_path):
+    write_week(tmp_path)
+    with bodies_to_read(tmp_path, REGION, PERIOD) as (folder, extracted):
+        assert (folder, extracted) == (partition_dir(tmp_path, REGION, PERIOD), 0)
+
+
+def test_an_extract_whose_reader_died_is_removed_and_one_in_use_is_kept(tmp_path):
+    write_week(tmp_path)
+    pack(tmp_path, REGION, PERIOD)
+    abandoned = partition_dir(tmp_path, REGION, PERIOD) / f"{raw_archive.EXTRACT_PREFIX}dead"
+    (abandoned / "snapshot=x" / "boards").mkdir(parents=True)
+    (abandoned / "snapshot=x" / "boards" / "cr1_d503.json.gz").write_bytes(b"left behind")
+
+    with bodies_to_read(tmp_path, REGION, PERIOD) as (in_use, _):
+        assert not abandoned.exists()
+        with bodies_to_read(tmp_path, REGION, PERIOD) as (other, extracted):
+            assert other != in_use and extracted == 4
+            assert len(list(in_use.rglob(f"*{raw_archive.BODY_SUFFIX}"))) == 4
