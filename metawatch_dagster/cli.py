@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pack = commands.add_parser(
         "pack",
-        help="pack the raw bodies of ended weeks into one archive each (a load or rebuild of the"
-        " week unpacks them)",
+        help="pack the raw bodies of ended weeks into one archive each (a rebuild reads them"
+        " from it; a load of the week unpacks them)",
     )
     add_region(pack)
     pack.add_argument(

@@ -3,8 +3,8 @@
 A week reloaded every hour leaves about 10 GB of bodies per region on a real-scale world; packed, a
 fraction of that. A week ends at its region's reset, and the sensor loads it a last time then; the
 job packs a week once its newest snapshot is a day old, so a retry or a load by hand soon after the
-reset finds its bodies in place. A later load or rebuild of a packed week unpacks it first, and the
-next day's run packs it again. A week a run is reading is left for the next day.
+reset finds its bodies in place. A rebuild of a packed week leaves it packed; a later load unpacks it
+first, and the next day's run packs it again. A week a run is reading is left for the next day.
 """
 
 import os
