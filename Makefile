@@ -39,10 +39,12 @@ dev: instance
 	$(BIN)/metawatch dev
 
 # Most tests wait on sandboxes, daemons and dbt start-up: two workers overlap the waits. A test
-# module stays on one worker, so its module fixtures are built once.
+# module stays on one worker, so its module fixtures are built once. Modules go out in collection
+# order: xdist's default puts the modules with the most tests first, which left the one-test e2e
+# modules of a minute or more for the end.
 TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: install
 	$(BIN)/metawatch bench
