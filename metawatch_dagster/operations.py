@@ -18,7 +18,13 @@ from metawatch_dagster.config import Settings
 from metawatch_dagster.instance_home import POOL_LIMITS
 from metawatch_dagster.partitions import PeriodRegion
 from metawatch_dagster.period_registry import register_periods
-from metawatch_dagster.raw_archive import PartitionBusyError, body_files, is_packed, pack
+from metawatch_dagster.raw_archive import (
+    PartitionBusyError,
+    body_files,
+    is_packed,
+    pack,
+    remove_abandoned_extracts,
+)
 from metawatch_dagster.raw_store import list_partitions, list_snapshots, snapshot_started_at
 from metawatch_dagster.reference import ReferenceMissing, ReferenceStore
 from metawatch_dagster.run_workers import (
@@ -159,7 +165,11 @@ def pack_ended_weeks(
                 f" under {hours:g} h ago"
             )
         elif is_packed(settings.raw_dir, partition.region, partition.period):
-            out(f"  kept    {partition.key}: packed already")
+            removed = remove_abandoned_extracts(
+                settings.raw_dir, partition.region, partition.period
+            )
+            left = f" (removed {removed} extracts a stopped rebuild left)" if removed else ""
+            out(f"  kept    {partition.key}: packed already{left}")
         elif not body_files(settings.raw_dir, partition.region, partition.period):
             out(f"  kept    {partition.key}: no body to pack (no board answered 200)")
         else:

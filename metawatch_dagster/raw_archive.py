@@ -16,8 +16,9 @@ unpack is on disk before the archive is removed.
 Readers of a partition's bodies hold its lock shared; packing takes it exclusively and refuses while a
 reader holds it. The fetch, which adds a snapshot, unpacks the partition in place first. The parse
 reads a packed partition from a copy of its bodies extracted beside the archive for that parse alone
-(`.extracted-*`, removed after it), so rebuilding packed weeks does not unpack them: at ~10 GB a
-region-week, a rebuild of a season would fill the disk.
+(`.extracted-*`, removed after it; one a dead run left, by the next reader or the daily pack), so
+rebuilding packed weeks does not unpack them: at ~10 GB a region-week, a rebuild of a season would
+fill the disk.
 """
 
 from __future__ import annotations
@@ -134,8 +135,18 @@ def _extract_folder(root: Path) -> Iterator[Path]:
         os.close(descriptor)
 
 
-def _remove_abandoned_extracts(root: Path) -> None:
+def remove_abandoned_extracts(raw_dir: Path, region: str, period: int) -> int:
+    """Remove the partition's extracts whose reader died (as the next reader would); returns how
+    many. For packed weeks no run reads again, which would keep a dead run's extract for good."""
+    root = partition_dir(raw_dir, region, period)
+    with _lock_file(root) as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        return _remove_abandoned_extracts(root)
+
+
+def _remove_abandoned_extracts(root: Path) -> int:
     """Remove the extracts whose reader died before removing them: their lock is free."""
+    removed = 0
     for folder in root.glob(f"{EXTRACT_PREFIX}*"):
         try:
             descriptor = os.open(folder, os.O_RDONLY)
@@ -147,8 +158,10 @@ def _remove_abandoned_extracts(root: Path) -> None:
             continue  # a reader is using it
         else:
             shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
         finally:
             os.close(descriptor)
+    return removed
 
 
 def is_packed(raw_dir: Path, region: str, period: int) -> bool:

@@ -17,7 +17,7 @@ from metawatch_dagster.partitions import (
     period_region_partitions,
 )
 from metawatch_dagster.period_registry import periods_to_register
-from metawatch_dagster.raw_archive import bodies_in_place, is_packed
+from metawatch_dagster.raw_archive import EXTRACT_PREFIX, bodies_in_place, is_packed
 from metawatch_dagster.raw_store import (
     MANIFEST_NAME,
     SNAPSHOT_PREFIX,
@@ -340,8 +340,16 @@ def test_pack_packs_the_ended_weeks_and_says_which_it_left_and_why(operator, mon
         "  FAILED  1023|us: a run is reading or writing its bodies; pack it once that run has ended",
         "  kept    1024|us: its week has not ended (current: 1024)",
     ]
+    # A rebuild of the packed week stopped before removing its extract.
+    abandoned = partition_dir(settings.raw_dir, "us", 1022) / f"{EXTRACT_PREFIX}stopped"
+    (abandoned / "snapshot=x" / "boards").mkdir(parents=True)
     assert cli.main(["pack", "--period", "1022-1023"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "  kept    1022|us: packed already"
+    again = capsys.readouterr().out.splitlines()
+    assert (
+        again[0] == "  kept    1022|us: packed already (removed 1 extracts a stopped rebuild left)"
+    )
+    assert again[1].startswith("  packed  1023|us: 1 bodies, ")
+    assert not abandoned.exists()
     assert [is_packed(settings.raw_dir, "us", p) for p in (1022, 1023, 1024)] == [
         True,
         True,
