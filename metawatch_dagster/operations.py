@@ -168,7 +168,7 @@ def pack_ended_weeks(
             removed = remove_abandoned_extracts(
                 settings.raw_dir, partition.region, partition.period
             )
-            left = f" (removed {removed} extracts a stopped rebuild left)" if removed else ""
+            left = f" (removed {removed} extracts a stopped run left)" if removed else ""
             out(f"  kept    {partition.key}: packed already{left}")
         elif not body_files(settings.raw_dir, partition.region, partition.period):
             out(f"  kept    {partition.key}: no body to pack (no board answered 200)")

@@ -137,7 +137,7 @@ def _extract_folder(root: Path) -> Iterator[Path]:
 
 def remove_abandoned_extracts(raw_dir: Path, region: str, period: int) -> int:
     """Remove the partition's extracts whose reader died (as the next reader would); returns how
-    many. For packed weeks no run reads again, which would keep a dead run's extract for good."""
+    many. A packed week may never be read again, which would keep a dead run's extract for good."""
     root = partition_dir(raw_dir, region, period)
     with _lock_file(root) as lock:
         fcntl.flock(lock, fcntl.LOCK_SH)

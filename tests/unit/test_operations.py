@@ -340,14 +340,12 @@ def test_pack_packs_the_ended_weeks_and_says_which_it_left_and_why(operator, mon
         "  FAILED  1023|us: a run is reading or writing its bodies; pack it once that run has ended",
         "  kept    1024|us: its week has not ended (current: 1024)",
     ]
-    # A rebuild of the packed week stopped before removing its extract.
+    # A rebuild of the packed week was killed before removing its extract.
     abandoned = partition_dir(settings.raw_dir, "us", 1022) / f"{EXTRACT_PREFIX}stopped"
     (abandoned / "snapshot=x" / "boards").mkdir(parents=True)
     assert cli.main(["pack", "--period", "1022-1023"]) == 0
     again = capsys.readouterr().out.splitlines()
-    assert (
-        again[0] == "  kept    1022|us: packed already (removed 1 extracts a stopped rebuild left)"
-    )
+    assert again[0] == "  kept    1022|us: packed already (removed 1 extracts a stopped run left)"
     assert again[1].startswith("  packed  1023|us: 1 bodies, ")
     assert not abandoned.exists()
     assert [is_packed(settings.raw_dir, "us", p) for p in (1022, 1023, 1024)] == [
