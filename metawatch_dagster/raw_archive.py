@@ -84,11 +84,18 @@ def _lock_file(root: Path) -> Iterator[TextIO]:
 
 
 @contextlib.contextmanager
+def _held_shared(root: Path) -> Iterator[TextIO]:
+    """The partition's lock, held shared for the block: by a reader, or a sweep of its extracts."""
+    with _lock_file(root) as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        yield lock
+
+
+@contextlib.contextmanager
 def bodies_in_place(raw_dir: Path, region: str, period: int) -> Iterator[int]:
     """Hold the partition's bodies as files for the block: unpacked first if packed (yields how
     many bodies that put back), and not packed until the block ends."""
-    with _lock_file(partition_dir(raw_dir, region, period)) as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
+    with _held_shared(partition_dir(raw_dir, region, period)) as lock:
         unpacked = 0
         # Unpacking takes the lock exclusively (flock converts it, letting go first, so two readers
         # converting at once do not deadlock), and checks again once back to shared.
@@ -106,8 +113,7 @@ def bodies_to_read(raw_dir: Path, region: str, period: int) -> Iterator[tuple[Pa
     extracted for the block: none when the partition is not packed (its own folder), all of them
     when it is (a copy beside the archive, removed after the block; the archive stays)."""
     root = partition_dir(raw_dir, region, period)
-    with _lock_file(root) as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
+    with _held_shared(root):
         _remove_abandoned_extracts(root)
         archive = root / ARCHIVE_NAME
         if not archive.exists():
@@ -139,8 +145,7 @@ def remove_abandoned_extracts(raw_dir: Path, region: str, period: int) -> int:
     """Remove the partition's extracts whose reader died (as the next reader would); returns how
     many. A packed week may never be read again, which would keep a dead run's extract for good."""
     root = partition_dir(raw_dir, region, period)
-    with _lock_file(root) as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH)
+    with _held_shared(root):
         return _remove_abandoned_extracts(root)
 
 
