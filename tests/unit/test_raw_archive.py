@@ -49,7 +49,11 @@ def write_week(raw_dir: Path) -> None:
 
 
 def files_on_disk(raw_dir: Path) -> dict[str, tuple[bytes, int]]:
-    root = partition_dir(raw_dir, REGION, PERIOD)
+    return files_under(partition_dir(raw_dir, REGION, PERIOD))
+
+
+def files_under(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Each file under `root` but the lock, by its path there: its bytes and mtime."""
     return {
         path.relative_to(root).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
         for path in root.rglob("*")
@@ -165,10 +169,7 @@ def test_a_packed_partition_is_read_from_an_extract_and_stays_packed(tmp_path):
     with bodies_to_read(tmp_path, REGION, PERIOD) as (folder, extracted):
         assert extracted == 4 and folder.parent == root
         assert folder.name.startswith(raw_archive.EXTRACT_PREFIX)
-        assert {
-            path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in folder.rglob(f"*{raw_archive.BODY_SUFFIX}")
-        } == before
+        assert files_under(folder) == before
         with pytest.raises(PartitionBusyError):
             pack(tmp_path, REGION, PERIOD)
     assert not folder.exists()
@@ -192,4 +193,4 @@ def test_an_extract_whose_reader_died_is_removed_and_one_in_use_is_kept(tmp_path
         assert not abandoned.exists()
         with bodies_to_read(tmp_path, REGION, PERIOD) as (other, extracted):
             assert other != in_use and extracted == 4
-            assert len(list(in_use.rglob(f"*{raw_archive.BODY_SUFFIX}"))) == 4
+            assert len(files_under(in_use)) == 4
