@@ -262,6 +262,9 @@ class Operator:
         # goes to the instance's event log, and the log file takes what steps print (dbt's output)
         # and Dagster's error lines with their traces, which its console logger writes to stderr.
         errors_only = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+        # execute_in_process takes the job's own config for the partition (the reparse's full
+        # re-read) only when it is given no run config at all.
+        job_config = job.get_run_config_for_partition_key(partition_key) if partition_key else {}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with (
             self.log_path.open("a") as sink,
@@ -271,7 +274,7 @@ class Operator:
             return job.execute_in_process(
                 instance=self.instance,
                 partition_key=partition_key,
-                run_config={**errors_only, **(run_config or {})},
+                run_config={**job_config, **errors_only, **(run_config or {})},
                 raise_on_error=False,
                 tags={WORKER_TAG: self.worker.tag()},
             )

@@ -98,9 +98,17 @@ def test_load_pack_then_rebuild_through_the_instance(tmp_path, data_dir):
             for run in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": f"{ended}|eu"}))
             for event in instance.all_logs(run.run_id)
         ]
+        rebuilt = [
+            re.search(r"(\d+) bodies \((\d+) read", event.message or "")
+            for run in instance.get_runs(dg.RunsFilter(job_name="reparse_partition"))
+            for event in instance.all_logs(run.run_id)
+        ]
     finally:
         instance.dispose()
     success = dg.DagsterRunStatus.SUCCESS
+    # A rebuild re-reads every body, the current week's cached ones too (three rebuild runs).
+    parses = [(int(m[1]), int(m[2])) for m in rebuilt if m]
+    assert len(parses) == 3 and all(read == named > 0 for named, read in parses), parses
     assert statuses == [(f"{ended}|eu", success)] * 2 + [(f"{period}|eu", success)]
     n = len(bodies)
     assert any(f"{ended}|eu: read {n} bodies extracted from bodies.tar.xz" in m for m in messages)
