@@ -70,3 +70,30 @@ def load_reference_tables(
         finally:
             con.unregister("incoming_reference")
     return counts
+
+
+def reload_if_behind(
+    con: duckdb.DuckDBPyConnection,
+    store: ReferenceStore,
+    regions: list[str],
+    region: str,
+    period: int,
+) -> dict[str, int] | None:
+    """Reload the ref_* tables from the files when the files list the region's period and the tables
+    do not; returns the row counts when it did.
+
+    A load of a week that has just started refreshes the reference files (its board plan needs the
+    period), while the tables wait for the daily reference run: until then the week's marts would
+    find no season (and, in a new season, no dungeon timers) for it."""
+    try:
+        listed = any(p["period"] == period for p in store.periods(region)["periods"])
+    except ReferenceMissing:
+        return None
+    ensure_schema(con)
+    params = {"region": region, "period": period}
+    known = con.execute(
+        "SELECT count(*) FROM ref_periods WHERE region = $region AND period = $period", params
+    ).fetchone()[0]
+    if not listed or known:
+        return None
+    return load_reference_tables(con, reference_rows(store, regions))

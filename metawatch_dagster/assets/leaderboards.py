@@ -15,6 +15,7 @@ from metawatch_dagster.partitions import (
 )
 from metawatch_dagster.raw_archive import ARCHIVE_NAME, bodies_in_place, bodies_to_read
 from metawatch_dagster.reference import ReferenceFetcher, ReferenceMissing, ReferenceStore
+from metawatch_dagster.reference_load import reload_if_behind
 from metawatch_dagster.resources import MetawatchResource
 from metawatch_dagster.warehouse import connect
 
@@ -199,10 +200,19 @@ def leaderboard_tables(
         result = parse_partition(
             con, settings.raw_dir, key.region, key.period, config.full, bodies_root
         )
+        reloaded = reload_if_behind(
+            con, metawatch.reference(), list(settings.regions), key.region, key.period
+        )
         checks = run_checks(con, key.region, key.period)
         current = metawatch.reference().periods(key.region)["current_period"]
         dropped = drop_cache_before(con, key.region, current)
     context.log.info(str(result))
+    if reloaded:
+        context.log.info(
+            f"the ref_* tables did not list period {key.period} of {key.region}: reloaded them from"
+            f" the reference files ({reloaded['ref_periods']} periods,"
+            f" {reloaded['ref_seasons']} seasons, {reloaded['ref_dungeons']} dungeons)"
+        )
     if dropped:
         context.log.info(
             f"{key.region}: dropped the parse cache of weeks before {current} ({dropped} bodies);"

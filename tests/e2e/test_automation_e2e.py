@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 
 from metawatch_dagster.assets.leaderboards import leaderboard_pages, leaderboard_tables
@@ -109,6 +110,39 @@ def test_sensor_registers_only_the_region_that_reset(sandbox, resources, instanc
     assert loads(after_us_reset) == [(f"{current}|us", "final"), (f"{current + 1}|us", "first")]
     assert instance.get_dynamic_partitions("period") == [str(current), str(current + 1)]
     assert isinstance(evaluate(instance, resources, after_us_reset.cursor), dg.SkipReason)
+
+
+def test_the_load_of_a_week_just_started_brings_the_reference_tables_up_to_it(
+    sandbox, resources, instance, data_dir
+):
+    load_reference(instance, resources)
+    current = sandbox.current_period("us")
+    started = next(start for p, start, _ in sandbox.periods("us") if p == current)
+    sandbox.clock.set(started + timedelta(weeks=1, minutes=5))
+    assert sandbox.current_period("us") == current + 1
+    instance.add_dynamic_partitions("period", [str(current + 1)])
+
+    result = dg.materialize(
+        [leaderboard_pages, leaderboard_tables],
+        partition_key=partition_key(current + 1, "us"),
+        instance=instance,
+        resources=resources,
+    )
+    assert result.success
+    messages = [event.message or "" for event in instance.all_logs(result.run_id)]
+    assert any(
+        f"the ref_* tables did not list period {current + 1} of us: reloaded them" in message
+        for message in messages
+    ), messages
+    with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
+        periods = con.execute("SELECT max(period) FROM ref_periods WHERE region = 'us'").fetchone()
+        seasons = con.execute(
+            "SELECT count(*) FROM ref_seasons WHERE region = 'us' AND $period BETWEEN first_period"
+            " AND last_period",
+            {"period": current + 1},
+        ).fetchone()
+    assert periods == (current + 1,)
+    assert seasons == (1,), "the new week has its season"
 
 
 def test_schedule_tick_loads_each_current_period_and_then_only_new_runs(
