@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,11 +29,11 @@ from metawatch_dagster.raw_archive import (
 from metawatch_dagster.raw_store import list_partitions, list_snapshots, snapshot_started_at
 from metawatch_dagster.reference import ReferenceMissing, ReferenceStore
 from metawatch_dagster.run_workers import (
-    WORKER_TAG,
     Worker,
     fail_runs_of_gone_workers,
     pool_holders,
     stopped_by_an_interrupt,
+    worker_tags,
 )
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
@@ -271,12 +272,14 @@ class Operator:
             contextlib.redirect_stdout(sink),
             contextlib.redirect_stderr(sink),
         ):
+            run_id = str(uuid.uuid4())
             return job.execute_in_process(
                 instance=self.instance,
                 partition_key=partition_key,
                 run_config={**job_config, **errors_only, **(run_config or {})},
                 raise_on_error=False,
-                tags={WORKER_TAG: self.worker.tag()},
+                run_id=run_id,
+                tags=worker_tags(self.worker, run_id),
             )
 
     def _clear_pools(self) -> None:

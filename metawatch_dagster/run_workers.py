@@ -94,9 +94,23 @@ def _process_stat(pid: int) -> _ProcessStat | None:
     return _ProcessStat(state=fields[0], started=fields[19])
 
 
+def worker_tags(worker: Worker, run_id: str) -> dict[str, str]:
+    """The tags recording `worker` as the process executing run `run_id`. The tag names the run:
+    Dagster copies a run's tags to its retries and re-executions, which record their own process
+    only once it executes them."""
+    return {WORKER_TAG: f"{worker.tag()}|{run_id}"}
+
+
+def worker_of(run: dg.DagsterRun) -> Worker | None:
+    """The process recorded as executing `run`; None when none is, or when the tag was copied from
+    another run."""
+    recorded, _, run_id = (run.tags.get(WORKER_TAG) or "").rpartition("|")
+    return Worker.from_tag(recorded) if run_id == run.run_id else None
+
+
 def ended_worker_of(run: dg.DagsterRun) -> Worker | None:
     """The process recorded on `run`, if it has ended; None while it runs or where none is known."""
-    worker = Worker.from_tag(run.tags.get(WORKER_TAG))
+    worker = worker_of(run)
     return worker if worker is not None and worker.is_gone() else None
 
 

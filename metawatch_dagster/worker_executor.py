@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from metawatch_dagster.run_workers import WORKER_TAG, Worker
+from metawatch_dagster.run_workers import Worker, worker_tags
 
 
 class _RecordingWorker(dg.Executor):
@@ -28,7 +28,7 @@ class _RecordingWorker(dg.Executor):
 
     def execute(self, plan_context, execution_plan) -> Iterator[dg.DagsterEvent]:
         plan_context.instance.add_run_tags(
-            plan_context.run_id, {WORKER_TAG: Worker.current().tag()}
+            plan_context.run_id, worker_tags(Worker.current(), plan_context.run_id)
         )
         return self._executor.execute(plan_context, execution_plan)
 

@@ -15,12 +15,7 @@ import yaml
 
 from metawatch_dagster.automation.missed_retries import RETRY_OF_TAG
 from metawatch_dagster.instance_home import TEMPLATE
-from metawatch_dagster.run_workers import (
-    WORKER_TAG,
-    Worker,
-    pool_holders,
-    stopped_by_an_interrupt,
-)
+from metawatch_dagster.run_workers import pool_holders, stopped_by_an_interrupt, worker_of
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .commands import (
@@ -69,7 +64,7 @@ def test_after_a_restart_the_daemon_runs_again_a_run_whose_process_died_or_was_i
             assert run.status == dg.DagsterRunStatus.STARTED
             assert run.tags["dagster/partition"] == f"{period}|eu"
             # The run's process recorded itself: the one the code server started for the run.
-            recorded = Worker.from_tag(run.tags.get(WORKER_TAG))
+            recorded = worker_of(run)
             assert recorded.pid == run_worker_pid(instance, killed_run)
             assert held_slots(instance) == [killed_run]
 

@@ -18,7 +18,7 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from metawatch_dagster.automation.missed_retries import RETRY_DAEMON_CURSOR, RETRY_OF_TAG
 from metawatch_dagster.instance_home import TEMPLATE
-from metawatch_dagster.run_workers import WORKER_TAG, Worker
+from metawatch_dagster.run_workers import worker_of
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
 from .commands import (
@@ -49,7 +49,7 @@ def test_a_failed_load_the_retry_daemon_passed_by_is_run_again_by_the_sensor(tmp
         try:
             with dg.DagsterInstance.from_config(str(home)) as instance:
                 killed = wait_for_a_partition_step_in_the_duckdb_pool(home)
-                worker = Worker.from_tag(instance.get_run_by_id(killed).tags[WORKER_TAG])
+                worker = worker_of(instance.get_run_by_id(killed))
                 os.kill(worker.pid, signal.SIGKILL)
                 failed = wait_until(
                     lambda: failed_to_retry(instance, killed), 60, 0.2, "the killed run not failed"

@@ -22,11 +22,12 @@ from metawatch_dagster.instance_home import TEMPLATE
 from metawatch_dagster.operations import Operator
 from metawatch_dagster.run_launcher import HealthCheckingRunLauncher
 from metawatch_dagster.run_workers import (
-    WORKER_TAG,
     Worker,
     fail_runs_of_gone_workers,
     pool_holders,
     stopped_by_an_interrupt,
+    worker_of,
+    worker_tags,
 )
 from metawatch_dagster.worker_executor import worker_recording_executor
 
@@ -96,22 +97,25 @@ def instance(tmp_path: Path):
 
 
 PARTITION = {"dagster/partition": "1021|eu"}
+STARTING = dg.DagsterRunStatus.STARTING
 
 
 def started_run(instance: dg.DagsterInstance, worker: Worker, step: str) -> str:
     """A run a `metawatch` command started in `worker`, with `step` holding a duckdb slot."""
-    return add_run_in_pool(instance, {WORKER_TAG: worker.tag(), **PARTITION}, step)
-
-
-def add_run_in_pool(instance: dg.DagsterInstance, tags: dict[str, str], step: str) -> str:
     run_id = str(uuid.uuid4())
+    return add_run_in_pool(instance, {**worker_tags(worker, run_id), **PARTITION}, step, run_id)
+
+
+def add_run_in_pool(
+    instance: dg.DagsterInstance,
+    tags: dict[str, str],
+    step: str,
+    run_id: str | None = None,
+    status: dg.DagsterRunStatus = dg.DagsterRunStatus.STARTED,
+) -> str:
+    run_id = run_id or str(uuid.uuid4())
     instance.add_run(
-        dg.DagsterRun(
-            job_name="load_partition",
-            run_id=run_id,
-            status=dg.DagsterRunStatus.STARTED,
-            tags=tags,
-        )
+        dg.DagsterRun(job_name="load_partition", run_id=run_id, status=status, tags=tags)
     )
     assert instance.event_log_storage.claim_concurrency_slot("duckdb", run_id, step).is_claimed
     return run_id
@@ -130,6 +134,20 @@ def test_a_run_whose_process_ended_is_failed_and_frees_its_slot(instance):
     assert instance.get_run_by_id(live).status == dg.DagsterRunStatus.STARTED
     assert [run.run_id for run in pool_holders(instance, "duckdb")] == [live]
     assert fail_runs_of_gone_workers(instance) == []
+
+
+def test_a_retry_not_yet_executing_is_not_failed_for_the_process_its_tags_were_copied_from(
+    instance,
+):
+    # Dagster copies a run's tags to its retry, which records its own process once it executes.
+    dead = started_run(instance, ended_worker(), "leaderboard_tables")
+    assert [run.run_id for run in fail_runs_of_gone_workers(instance)] == [dead]
+    copied = instance.get_run_by_id(dead).tags
+    retry = add_run_in_pool(instance, copied, "leaderboard_pages", status=STARTING)
+
+    assert worker_of(instance.get_run_by_id(retry)) is None
+    assert fail_runs_of_gone_workers(instance) == []
+    assert instance.get_run_by_id(retry).status == STARTING
 
 
 def test_a_command_fails_dead_runs_and_names_the_live_ones_holding_a_pool(instance, tmp_path):
@@ -190,8 +208,7 @@ def test_a_run_records_the_process_that_executes_it(instance):
     with dg.execute_job(dg.reconstructable(recorded_job), instance) as result:
         assert result.success
         assert result.output_for_node("count_one") == 1
-    run = instance.get_run_by_id(result.run_id)
-    assert Worker.from_tag(run.tags.get(WORKER_TAG)) == Worker.current()
+    assert worker_of(instance.get_run_by_id(result.run_id)) == Worker.current()
 
 
 def interrupt_soon() -> None:
