@@ -21,6 +21,7 @@ from metawatch_dagster.automation.freshness import (
 from metawatch_dagster.automation.missed_retries import missed_retries
 from metawatch_dagster.automation.new_periods import new_periods
 from metawatch_dagster.automation.pack_raw import pack_raw, pack_raw_daily
+from metawatch_dagster.automation.publish_after_builds import publish_after_builds
 from metawatch_dagster.automation.reference_daily import reference_daily
 from metawatch_dagster.automation.sync_periods import sync_periods
 from metawatch_dagster.jobs import partition_job, publish_job, reference_job, reparse_job
@@ -50,7 +51,7 @@ defs = dg.Definitions(
         freshness_job,
         pack_raw,
     ],
-    sensors=[new_periods, missed_retries],
+    sensors=[new_periods, missed_retries, publish_after_builds],
     schedules=[current_period_hourly, freshness_schedule, reference_daily, pack_raw_daily],
     resources={"metawatch": MetawatchResource(), "dbt": dbt_resource()},
     # A partition's steps run one after another; a process per step only adds start-up time. The

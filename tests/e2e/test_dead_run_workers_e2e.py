@@ -29,11 +29,12 @@ from .warehouse_rows import read_partition, truth_rows
 
 # The shipped monitoring polls every 30 s and frees an ended run's slots a minute later.
 QUICK_MONITORING = {"poll_interval_seconds": 1, "free_slots_after_run_end_seconds": 1}
-# Only the sensor launches runs here: the schedules' ticks fall outside the test.
+# Only the sensors launch runs here: the schedules' ticks fall outside the test, and so does a publish.
 AUTOMATION = {
     "METAWATCH_SENSOR_INTERVAL": "1",
     "METAWATCH_SCHEDULE_CRON": "0 0 1 1 *",
     "METAWATCH_REFERENCE_CRON": "0 0 1 1 *",
+    "METAWATCH_PUBLISH_SETTLE": "86400",
 }
 
 
