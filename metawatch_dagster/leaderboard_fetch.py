@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +72,19 @@ def count_entries(body: bytes) -> int:
     return body.count(b'"ranking"')
 
 
+@contextmanager
+def _fetch_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, when its block raises (Ctrl-C, a run terminated, a full disk), drops the
+    boards still queued instead of fetching every one of them for a snapshot that is discarded."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def fetch_partition(
     client: BlizzardClient,
     raw_dir: Path,
@@ -102,7 +116,7 @@ def fetch_partition(
                 return board, None, str(error)
             return board, response, None
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        with _fetch_pool(workers) as pool:
             futures = [pool.submit(fetch_one, board) for board in boards]
             for done, future in enumerate(as_completed(futures), start=1):
                 (cr_id, dungeon_id), response, error = future.result()

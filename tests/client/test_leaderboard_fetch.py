@@ -1,0 +1,47 @@
+"""A partition's fetch against the scripted stub: what reaches the API and what lands on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from stub_api import StubApi, answer, slow
+
+from metawatch_dagster.leaderboard_fetch import fetch_partition
+from metawatch_dagster.raw_store import partition_dir
+from metawatch_dagster.reference import BoardPlan, Dungeon
+
+BOARD_BODY = b'{"leading_groups":[]}'
+
+
+def board_plan(connected_realms: int, dungeons: int = 5) -> BoardPlan:
+    return BoardPlan(
+        region="us",
+        period=7,
+        season=1,
+        connected_realm_ids=tuple(range(1, connected_realms + 1)),
+        dungeons=tuple(
+            Dungeon(d, f"dungeon {d}", 1_800_000, None, None) for d in range(1, dungeons + 1)
+        ),
+        dungeons_source="test",
+    )
+
+
+def test_an_interrupt_drops_the_queued_boards_and_writes_no_snapshot(
+    stub: StubApi, make_client, tmp_path: Path
+):
+    stub.fallback = slow(0.02, answer(body=BOARD_BODY))
+    plan = board_plan(40)
+
+    def interrupt_at_the_tenth_board(done: int, total: int) -> None:
+        if done == 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch_partition(
+            make_client(), tmp_path, plan, workers=4, progress=interrupt_at_the_tenth_board
+        )
+    # The ten boards recorded and the few in flight at the interrupt, not the 190 queued behind.
+    assert len(plan.boards) == 200
+    assert len(stub.api_requests()) < 30
+    assert list(partition_dir(tmp_path, "us", 7).iterdir()) == []
