@@ -1,7 +1,7 @@
 """The Blizzard Game Data API client: plain Python, no Dagster, never imports the sandbox."""
 
 from metawatch_dagster.blizzard.client import BlizzardClient, BoardResponse
-from metawatch_dagster.blizzard.errors import BlizzardError, NotFound
+from metawatch_dagster.blizzard.errors import BlizzardError, CredentialsRejected, NotFound
 from metawatch_dagster.blizzard.quota import QuotaLimiter
 from metawatch_dagster.blizzard.recorder import Recorder
 from metawatch_dagster.blizzard.stats import ClientStats
@@ -11,6 +11,7 @@ __all__ = [
     "BlizzardError",
     "BoardResponse",
     "ClientStats",
+    "CredentialsRejected",
     "NotFound",
     "QuotaLimiter",
     "Recorder",

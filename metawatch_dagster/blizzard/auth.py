@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from metawatch_dagster.blizzard.errors import BlizzardError
+from metawatch_dagster.blizzard.errors import BlizzardError, CredentialsRejected
 
 log = logging.getLogger("metawatch.blizzard")
 
@@ -51,6 +51,7 @@ class TokenProvider:
         self._clock = clock
         self._lock = threading.Lock()
         self._token: Token | None = None
+        self._rejected: str | None = None  # why the token endpoint refused the credentials
 
     def __repr__(self) -> str:
         return f"TokenProvider({self.oauth_url!r}, client_id={self._client_id!r})"
@@ -58,6 +59,9 @@ class TokenProvider:
     def current(self) -> str:
         """A token that is not about to expire, fetched if needed."""
         with self._lock:
+            # Refused credentials stay refused: the threads queued here would each ask again.
+            if self._rejected is not None:
+                raise CredentialsRejected(self._rejected)
             token = self._token
             if token is None or self._clock() >= token.renew_at:
                 token = self._token = self._fetch()
@@ -84,7 +88,8 @@ class TokenProvider:
         if response.status_code != 200:
             reason = f"{where} answered {response.status_code}"
             if response.status_code in (400, 401, 403):
-                raise BlizzardError(f"{reason}: check BLIZZARD_CLIENT_ID / BLIZZARD_CLIENT_SECRET")
+                self._rejected = f"{reason}: check BLIZZARD_CLIENT_ID / BLIZZARD_CLIENT_SECRET"
+                raise CredentialsRejected(self._rejected)
             raise TokenUnavailable(reason)
         try:
             answer = response.json()

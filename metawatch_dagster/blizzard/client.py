@@ -272,7 +272,8 @@ class BlizzardClient:
         if_modified_since: str | None,
         attempt: int,
     ) -> _Reply:
-        """One request; returns an answer (200/304/404) or raises _Retry (or BlizzardError)."""
+        """One request; returns an answer (200/304/404) or raises _Retry (or BlizzardError,
+        CredentialsRejected)."""
         try:
             token = self._tokens.current()
         except TokenUnavailable as error:

@@ -9,3 +9,11 @@ class BlizzardError(RuntimeError):
 
 class NotFound(BlizzardError):
     """The API answered 404: the thing asked for does not exist (an answer, not a failure)."""
+
+
+class CredentialsRejected(RuntimeError):
+    """The token endpoint refused the client id or secret (400, 401, 403).
+
+    Not a BlizzardError: no request can succeed until the settings change, so code that records a
+    failed request and carries on (a fetch's per-board handling) must not absorb it.
+    """

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stub_api import StubApi, answer, slow
+from stub_api import CLIENT_ID, StubApi, answer, slow
 
+from metawatch_dagster.blizzard import BlizzardClient, CredentialsRejected
 from metawatch_dagster.leaderboard_fetch import fetch_partition
 from metawatch_dagster.raw_store import partition_dir
 from metawatch_dagster.reference import BoardPlan, Dungeon
@@ -44,4 +45,19 @@ def test_an_interrupt_drops_the_queued_boards_and_writes_no_snapshot(
     # The ten boards recorded and the few in flight at the interrupt, not the 190 queued behind.
     assert len(plan.boards) == 200
     assert len(stub.api_requests()) < 30
+    assert list(partition_dir(tmp_path, "us", 7).iterdir()) == []
+
+
+def test_rejected_credentials_end_the_fetch_after_one_token_request(stub: StubApi, tmp_path: Path):
+    stub.fallback = answer(body=BOARD_BODY)
+    with (
+        BlizzardClient(stub.api_url, stub.oauth_url, CLIENT_ID, "wrong-secret-77") as client,
+        pytest.raises(CredentialsRejected) as raised,
+    ):
+        fetch_partition(client, tmp_path, board_plan(40), workers=4)
+    assert str(raised.value) == (
+        f"POST {stub.oauth_url} answered 401: check BLIZZARD_CLIENT_ID / BLIZZARD_CLIENT_SECRET"
+    )
+    assert "wrong-secret-77" not in f"{raised.value!r} {raised.value.args!r}"
+    assert [seen.path for seen in stub.seen] == ["/oauth/token"]
     assert list(partition_dir(tmp_path, "us", 7).iterdir()) == []

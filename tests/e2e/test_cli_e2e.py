@@ -82,7 +82,7 @@ def test_load_pack_then_rebuild_through_the_instance(tmp_path, data_dir):
         assert failed.returncode == 1
         assert "failed steps: reference_files;" in failed.stdout, failed.stdout
         assert (
-            "    reference_files: BlizzardError: POST "
+            "    reference_files: CredentialsRejected: POST "
             f"{sandbox.env()['METAWATCH_OAUTH_URL']} answered 401: check BLIZZARD_CLIENT_ID /"
             " BLIZZARD_CLIENT_SECRET\n"
         ) in failed.stdout

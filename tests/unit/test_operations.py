@@ -5,7 +5,7 @@ import dagster as dg
 import pytest
 
 from metawatch_dagster import cli
-from metawatch_dagster.blizzard.errors import BlizzardError
+from metawatch_dagster.blizzard.errors import BlizzardError, CredentialsRejected
 from metawatch_dagster.config import Settings
 from metawatch_dagster.files import atomic_write_json
 from metawatch_dagster.jobs import PARTITION_JOB, REFERENCE_JOB, REPARSE_JOB
@@ -185,7 +185,7 @@ def test_a_rebuild_of_the_latest_periods_without_their_reference_is_refused(
 
 @dg.op
 def token_refused() -> None:
-    raise BlizzardError(
+    raise CredentialsRejected(
         "POST http://127.0.0.1:9/oauth/token answered 401: check BLIZZARD_CLIENT_ID /"
         " BLIZZARD_CLIENT_SECRET"
     )
@@ -216,7 +216,7 @@ def query_failed() -> None:
     [
         (
             token_refused,
-            "BlizzardError: POST http://127.0.0.1:9/oauth/token answered 401: check"
+            "CredentialsRejected: POST http://127.0.0.1:9/oauth/token answered 401: check"
             " BLIZZARD_CLIENT_ID / BLIZZARD_CLIENT_SECRET",
         ),
         (no_credentials, "Failure: BLIZZARD_CLIENT_ID and BLIZZARD_CLIENT_SECRET are not set"),
