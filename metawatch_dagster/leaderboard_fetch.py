@@ -27,6 +27,11 @@ log = logging.getLogger("metawatch.fetch")
 DEFAULT_WORKERS = 24
 
 
+class NoBoardAnswered(RuntimeError):
+    """No board of a fetch answered. Its snapshot is not written: the parse takes each board's status
+    from the newest snapshot, so one of errors alone would hide every body held from earlier fetches."""
+
+
 @dataclass
 class FetchReport:
     region: str
@@ -143,6 +148,11 @@ def fetch_partition(
                     )
                 if progress:
                     progress(done, len(boards))
+        if boards and not report.answered:
+            raise NoBoardAnswered(
+                f"none of the {len(boards)} boards of {plan.period}|{plan.region} answered, so no"
+                f" snapshot was written; the first error: {report.errors[0]}"
+            )
         report.snapshot = snapshot.snapshot_id
 
     stats_after = client.stats

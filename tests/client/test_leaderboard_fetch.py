@@ -8,8 +8,8 @@ import pytest
 from stub_api import CLIENT_ID, StubApi, answer, slow
 
 from metawatch_dagster.blizzard import BlizzardClient, CredentialsRejected
-from metawatch_dagster.leaderboard_fetch import fetch_partition
-from metawatch_dagster.raw_store import partition_dir
+from metawatch_dagster.leaderboard_fetch import NoBoardAnswered, fetch_partition
+from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
 from metawatch_dagster.reference import BoardPlan, Dungeon
 
 BOARD_BODY = b'{"leading_groups":[]}'
@@ -61,3 +61,36 @@ def test_rejected_credentials_end_the_fetch_after_one_token_request(stub: StubAp
     assert "wrong-secret-77" not in f"{raised.value!r} {raised.value.args!r}"
     assert [seen.path for seen in stub.seen] == ["/oauth/token"]
     assert list(partition_dir(tmp_path, "us", 7).iterdir()) == []
+
+
+def test_a_fetch_no_board_answered_leaves_the_previous_snapshot_the_newest(
+    stub: StubApi, make_client, tmp_path: Path
+):
+    plan = board_plan(2)
+    stub.fallback = answer(body=BOARD_BODY)
+    fetch_partition(make_client(), tmp_path, plan)
+    [previous] = list_snapshots(tmp_path, "us", 7)
+
+    stub.fallback = answer(500, b'{"code":500}')
+    with pytest.raises(NoBoardAnswered) as raised:
+        fetch_partition(make_client(max_retries=1), tmp_path, plan, workers=4)
+    assert str(raised.value).startswith(
+        "none of the 10 boards of 7|us answered, so no snapshot was written; the first error: GET "
+    )
+    assert str(raised.value).endswith("failed after 2 attempts: status 500")
+    assert len(stub.api_requests()) == 10 + 10 * 2
+    assert list(partition_dir(tmp_path, "us", 7).iterdir()) == [previous]
+
+
+def test_a_fetch_one_board_answered_is_written_with_the_others_marked_error(
+    stub: StubApi, make_client, tmp_path: Path
+):
+    stub.fallback = answer(500, b'{"code":500}')
+    stub.script(
+        "/us/data/wow/connected-realm/1/mythic-leaderboard/1/period/7", answer(body=BOARD_BODY)
+    )
+    report = fetch_partition(make_client(max_retries=0), tmp_path, board_plan(2))
+    [snapshot] = list_snapshots(tmp_path, "us", 7)
+    statuses = [entry["status"] for entry in read_manifest(snapshot)["boards"]]
+    assert sorted(statuses) == ["200"] + ["error"] * 9
+    assert report.statuses == {"200": 1, "error": 9}
