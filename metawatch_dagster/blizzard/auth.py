@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,9 @@ log = logging.getLogger("metawatch.blizzard")
 # Renew when this share of the token's lifetime is left (at most RENEW_MARGIN_MAX_S before expiry).
 RENEW_MARGIN_SHARE = 0.1
 RENEW_MARGIN_MAX_S = 60.0
+# RFC 6750's b64token: all a bearer token may hold. Another character (a newline, a space) would make
+# the Authorization header invalid, and requests quotes an invalid header's value in its error.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class TokenProvider:
             raise TokenUnavailable(f"{where} gave an unreadable answer") from None
         if not isinstance(value, str) or not value or expires_in <= 0:
             raise TokenUnavailable(f"{where} gave no usable token")
+        if not _BEARER_TOKEN.fullmatch(value):
+            raise TokenUnavailable(f"{where} gave a token that is not a valid bearer token")
         self._on_fetch()
         margin = min(RENEW_MARGIN_MAX_S, expires_in * RENEW_MARGIN_SHARE)
         log.debug("token fetched, valid for %.0f s", expires_in)

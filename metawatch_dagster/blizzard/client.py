@@ -293,7 +293,8 @@ class BlizzardClient:
         except requests.ConnectionError as error:
             raise _Retry(f"{error.__class__.__name__}: {error}", "connection") from None
         except requests.RequestException as error:
-            raise BlizzardError(f"GET {url} failed: {error.__class__.__name__}: {error}") from None
+            # The class alone: requests' text can quote a header's value, the token's included.
+            raise BlizzardError(f"GET {url} failed: {error.__class__.__name__}") from None
 
         status = response.status_code
         self._stats.answered(status, len(body))

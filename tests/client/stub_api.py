@@ -93,6 +93,7 @@ class StubApi:
     tokens_issued: list[str] = field(default_factory=list)
     refused_tokens: set[str] = field(default_factory=set)
     fallback: Behaviour | None = None  # for paths without a script; None answers 404
+    malformed_tokens: int = 0  # how many of the first tokens issued end in a newline
 
     def script(self, path: str, *behaviours: Behaviour) -> None:
         """Answer ``path`` (without query) with these behaviours in turn; the last one repeats."""
@@ -122,6 +123,8 @@ class StubApi:
                     answer(401, b'{"error":"invalid_client"}')(self)
                     return
                 token = f"tok-{len(stub.tokens_issued) + 1}-{time.monotonic_ns()}"
+                if len(stub.tokens_issued) < stub.malformed_tokens:
+                    token += "\n"
                 stub.tokens_issued.append(token)
                 body = {
                     "access_token": token,

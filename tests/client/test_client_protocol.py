@@ -85,6 +85,17 @@ def test_wrong_credentials_fail_at_once_without_the_secret(stub: StubApi):
     assert [seen.path for seen in stub.seen] == ["/oauth/token"], "refused once, not asked again"
 
 
+def test_an_invalid_header_fails_the_request_naming_its_error_class_not_its_value(
+    stub: StubApi, make_client
+):
+    """requests' own text can quote a header value: an Authorization header, in the worst case."""
+    with pytest.raises(BlizzardError) as raised:
+        board(make_client(), if_modified_since="Tue, 18 Sep 2018 15:00:00 GMT\r\nX-Quoted: 1")
+    url = f"{stub.api_url.replace('{region}', 'us')}{BOARD_PATH.removeprefix('/us')}"
+    assert str(raised.value) == f"GET {url}?namespace=dynamic-us&locale=en_US failed: InvalidHeader"
+    assert stub.api_requests() == []
+
+
 def test_board_bytes_come_back_exactly_as_sent(stub: StubApi, make_client, board_body):
     last_modified = "Tue, 18 Sep 2018 15:00:00 GMT"
     stub.script(BOARD_PATH, answer(body=board_body, headers={"Last-Modified": last_modified}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,19 @@ def test_a_fetch_one_board_answered_is_written_with_the_others_marked_error(
     statuses = [entry["status"] for entry in read_manifest(snapshot)["boards"]]
     assert sorted(statuses) == ["200"] + ["error"] * 9
     assert report.statuses == {"200": 1, "error": 9}
+
+
+def test_a_token_holding_a_newline_is_refused_and_never_shown(
+    stub: StubApi, make_client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    stub.malformed_tokens = 1
+    stub.fallback = answer(body=BOARD_BODY)
+    caplog.set_level(logging.DEBUG)
+    report = fetch_partition(make_client(), tmp_path, board_plan(2), workers=4)
+    assert report.statuses == {"200": 10}
+    assert [seen.path for seen in stub.seen].count("/oauth/token") == 2, "refused, then renewed"
+    malformed = stub.tokens_issued[0].strip()
+    assert "gave a token that is not a valid bearer token" in caplog.text
+    assert not [record for record in caplog.records if malformed in record.getMessage()]
+    [snapshot] = list_snapshots(tmp_path, "us", 7)
+    assert malformed not in (snapshot / "manifest.json").read_text()
