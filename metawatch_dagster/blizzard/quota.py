@@ -14,7 +14,8 @@ send is recorded at that moment (checked and taken together, never reserved ahea
   that overlap the last hour (plus one spare minute for jitter) hold fewer than ``per_hour``, or
   fewer than ``per_hour - leave_per_hour`` for a limiter that leaves part of each hour to others
   (a backfill's, so that the current weeks' hourly loads never wait for the hour to roll over).
-- ``paused_until``: set after the server answered 429, so every process holds off, not just one thread.
+- ``paused_until``: set after the server answered 429, so every process holds off, not just one thread
+  (for the answer's Retry-After, at most MAX_PAUSE_S).
 - ``slowdown`` and ``slowed_at``: a 429 also slows every sharer's pace (the spacing stretched by the
   factor), which falls back to 1 while the server accepts. A refusal most often means that arrivals
   jitter more than the margin absorbs (about 50 ms at the full pace): the same pace would meet another.
@@ -54,6 +55,9 @@ MAX_SLOWDOWN = 1.5
 RECOVERY_PER_S = 0.1 / 20
 # Times further ahead than this can only come from a clock that jumped back; they are dropped.
 FUTURE_HORIZON_S = 2 * 3600
+# The longest pause a 429's Retry-After sets. It must stay under FUTURE_HORIZON_S: a pause past it
+# would read as a clock jump and be dropped, and every sharer would retry at once.
+MAX_PAUSE_S = 3600
 
 
 @dataclass
@@ -140,10 +144,11 @@ class QuotaLimiter:
         return now - started
 
     def refused(self, retry_after_s: float) -> None:
-        """After a 429: hold every sharer of this state off for ``retry_after_s`` and slow the pace."""
+        """After a 429: hold every sharer of this state off for ``retry_after_s`` (at most
+        MAX_PAUSE_S) and slow the pace."""
         with self._transaction() as state:
             now = self._clock()
-            state.paused_until = max(state.paused_until, now + retry_after_s)
+            state.paused_until = max(state.paused_until, now + min(retry_after_s, MAX_PAUSE_S))
             state.slowdown = min(MAX_SLOWDOWN, state.slowdown_at(now) * SLOWDOWN_PER_REFUSAL)
             state.slowed_at = now
         log.info(

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from metawatch_dagster.blizzard import QuotaLimiter
-from metawatch_dagster.blizzard.quota import MAX_SLOWDOWN, RECOVERY_PER_S, SLOWDOWN_PER_REFUSAL
+from metawatch_dagster.blizzard.quota import (
+    FUTURE_HORIZON_S,
+    MAX_PAUSE_S,
+    MAX_SLOWDOWN,
+    RECOVERY_PER_S,
+    SLOWDOWN_PER_REFUSAL,
+)
 
 
 class FakeClock:
@@ -115,6 +121,16 @@ def test_a_refusal_holds_every_sharer_off(tmp_path: Path):
     first.acquire()
     first.refused(5.0)
     assert second.acquire() == pytest.approx(5.0)
+
+
+def test_a_refusal_longer_than_the_clock_jump_horizon_holds_every_sharer_off_for_the_cap(
+    tmp_path: Path,
+):
+    clock = FakeClock()
+    first = limiter(tmp_path, clock)
+    second = limiter(tmp_path, clock)
+    first.refused(FUTURE_HORIZON_S + 3600.0)
+    assert second.acquire() == pytest.approx(MAX_PAUSE_S)
 
 
 def steady_gap(quota: QuotaLimiter, clock: FakeClock, sends: int = 60) -> float:
