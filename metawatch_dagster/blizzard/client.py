@@ -275,10 +275,14 @@ class BlizzardClient:
         """One request; returns an answer (200/304/404) or raises _Retry (or BlizzardError,
         CredentialsRejected)."""
         try:
+            # A token before the quota wait, so a failing token endpoint spends no quota slot, and
+            # the one sent after it: the wait can last an hour, and a token that expired meanwhile
+            # would spend the slot on a 401.
+            self._tokens.current()
+            waited = self.limiter.acquire() if self.limiter is not None else 0.0
             token = self._tokens.current()
         except TokenUnavailable as error:
             raise _Retry(str(error), "token") from None
-        waited = self.limiter.acquire() if self.limiter is not None else 0.0
         self._stats.sent(retry=attempt > 1, quota_wait_s=waited)
         headers = {"Authorization": f"Bearer {token}"}
         if if_modified_since:

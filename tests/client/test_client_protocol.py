@@ -63,6 +63,30 @@ def test_token_is_renewed_before_it_expires(make_client):
         assert client.stats.responses == {200: 2}
 
 
+def test_the_token_is_taken_after_the_quota_wait(tmp_path: Path):
+    with StubApi(token_ttl_s=1) as stub:
+        stub.script(PERIOD_INDEX_PATH, answer(body=json.dumps(PERIOD_INDEX).encode()))
+        # One send a second: the second waits 1.03 s, past the token's renewal point (0.9 s).
+        limiter = QuotaLimiter(tmp_path, per_second=1)
+        with BlizzardClient(
+            stub.api_url, stub.oauth_url, CLIENT_ID, CLIENT_SECRET, limiter=limiter
+        ) as client:
+            client.period_index("us")
+            client.period_index("us")
+        assert len(stub.tokens_issued) == 2
+        sent = [seen.headers["Authorization"] for seen in stub.api_requests()]
+        assert sent == [f"Bearer {token}" for token in stub.tokens_issued]
+
+
+def test_a_failed_token_fetch_spends_no_quota_slot(stub: StubApi, make_client, tmp_path: Path):
+    stub.malformed_tokens = 1
+    stub.script(PERIOD_INDEX_PATH, answer(body=json.dumps(PERIOD_INDEX).encode()))
+    client = make_client(limiter=QuotaLimiter(tmp_path))
+    assert client.period_index("us") == PERIOD_INDEX
+    assert len(stub.tokens_issued) == 2
+    assert len(json.loads((tmp_path / "blizzard-quota.json").read_bytes())["sends"]) == 1
+
+
 def test_a_refused_token_is_renewed_once_and_the_request_retried(stub: StubApi, make_client):
     stub.script(PERIOD_INDEX_PATH, answer(body=json.dumps(PERIOD_INDEX).encode()))
     client = make_client()
