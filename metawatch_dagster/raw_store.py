@@ -136,7 +136,13 @@ def remove_stale_temp_dirs(partition: Path, older_than_seconds: float = STALE_TE
         return
     cutoff = time.time() - older_than_seconds
     for path in partition.iterdir():
-        if path.name.startswith(TEMP_PREFIX) and path.stat().st_mtime < cutoff:
+        if not path.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:
+            continue  # a live writer of the partition committed or discarded it since the listing
+        if modified < cutoff:
             shutil.rmtree(path, ignore_errors=True)
 
 

@@ -19,6 +19,7 @@ from metawatch_dagster.raw_store import (
     list_snapshots,
     partition_dir,
     read_manifest,
+    remove_stale_temp_dirs,
 )
 
 
@@ -114,6 +115,31 @@ def test_unfinished_snapshot_is_invisible_and_stale_temp_dirs_are_cleaned(raw_di
         pass
     assert not crashed.exists()
     assert len(list_snapshots(raw_dir, "eu", 946)) == 2
+
+
+def test_the_sweep_skips_a_temp_dir_its_writer_commits_while_it_looks(
+    raw_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two fetches of one partition overlap: the other's temp dir is renamed into place between the
+    sweep's listing of the partition and its look at the dir's age."""
+    partition = partition_dir(raw_dir, "eu", 946)
+    live = partition / ".tmp-snapshot=20240101T000000000000Z-live"
+    (live / "boards").mkdir(parents=True)
+    (live / "boards" / "cr1305_d199.json.gz").write_bytes(b"a body")
+    committed = partition / "snapshot=20240101T000000000000Z"
+    listing = Path.iterdir
+
+    def list_then_commit(folder: Path):
+        children = list(listing(folder))
+        live.rename(committed)
+        return iter(children)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "iterdir", list_then_commit)
+        remove_stale_temp_dirs(partition)
+
+    assert os.listdir(partition) == [committed.name]
+    assert (committed / "boards" / "cr1305_d199.json.gz").read_bytes() == b"a body"
 
 
 def test_add_is_thread_safe(raw_dir: Path) -> None:
