@@ -1,4 +1,5 @@
-"""Small file helpers: writes that appear whole or not at all, and logs that do not grow for good."""
+"""Small file helpers: writes that appear whole or not at all and, once done, survive a power loss;
+and logs that do not grow for good."""
 
 from __future__ import annotations
 
@@ -12,15 +13,30 @@ from typing import Any
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace the file with `data`: a crash or a power loss leaves the old bytes or the new, never
+    an empty or partial file, and the new are on disk once it returns."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    sync_to_disk(path.parent)
+
+
+def sync_to_disk(path: Path) -> None:
+    """Wait until the file's bytes, or the folder's entries (the names created or renamed in it),
+    are on disk: the kernel writes them back only later, and a power loss before that loses them."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def atomic_write_json(path: Path, value: Any) -> None:
