@@ -10,8 +10,9 @@ its file's mtime in nanoseconds. The client writes every body as `gzip.compress(
 so unpacking rebuilds each file byte for byte, with its mtime (the parse cache keys on size and
 mtime), and the manifests never move. A file that is not whole gzip is kept as its own bytes; one
 gzip-compressed some other way comes back with the same body, compressed the client's way. A pack is
-checked member by member against the files, and on disk (`os.sync`), before any file is removed; an
-unpack is on disk before the archive is removed.
+checked member by member against the files and put on disk (fsync) before it takes the archive's name,
+so a power loss cannot leave an empty archive in its place, and the name is on disk before any file is
+removed; an unpack is on disk (`os.sync`) before the archive is removed.
 
 Readers of a partition's bodies hold its lock shared; packing takes it exclusively and refuses while a
 reader holds it. The fetch, which adds a snapshot, unpacks the partition in place first. The parse
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from metawatch_dagster.files import sync_to_disk
 from metawatch_dagster.raw_store import GZIP_LEVEL, list_snapshots, partition_dir
 
 ARCHIVE_NAME = "bodies.tar.xz"
@@ -207,11 +209,12 @@ def pack(raw_dir: Path, region: str, period: int) -> PackReport:
         try:
             _write_archive(temp, root, files)
             _check_archive(temp, root, files)
+            sync_to_disk(temp)
             os.replace(temp, archive)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        os.sync()
+        sync_to_disk(root)
         bytes_before = sum(path.stat().st_size for path in files)
         for path in files:
             path.unlink()
