@@ -57,7 +57,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     regions = parse_regions(args.region, settings)
     spec = PeriodSpec.parse(args.period) if args.period else None
-    return 0 if pack_ended_weeks(settings, regions, spec, print) else 1
+    return 0 if pack_ended_weeks(settings, regions, spec, print).ok else 1
 
 
 def cmd_sync_periods(args: argparse.Namespace) -> int:

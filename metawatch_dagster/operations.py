@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -129,16 +129,29 @@ def held_partitions(
     return sorted(held)
 
 
+@dataclass
+class PackOutcome:
+    """The partitions `pack_ended_weeks` could not pack: those a run was using, which a later pack
+    takes, and those whose pack failed, which need a person."""
+
+    busy: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.busy or self.failed)
+
+
 def pack_ended_weeks(
     settings: Settings,
     regions: list[str],
     spec: PeriodSpec | None,
     out: Callable[[str], None],
     unloaded_for: timedelta = timedelta(0),
-) -> bool:
+) -> PackOutcome:
     """Pack the raw bodies of every held partition asked for whose week has ended in its region
-    and whose newest snapshot is `unloaded_for` old (one line each); False when one could not be
-    packed because a run was using it."""
+    and whose newest snapshot is `unloaded_for` old (one line each); a partition that could not be
+    packed is named in the outcome, and the others are packed all the same."""
     held = held_partitions(settings, regions, spec)
     if not held:
         out(f"no raw snapshots under {settings.raw_dir} for {', '.join(regions)}")
@@ -149,7 +162,7 @@ def pack_ended_weeks(
         }
     except ReferenceMissing as missing:
         raise ValueError(f"{missing}: the current week of each region must be known") from None
-    ok = True
+    outcome = PackOutcome()
     for partition in held:
         newest = snapshot_started_at(
             list_snapshots(settings.raw_dir, partition.region, partition.period)[-1]
@@ -178,10 +191,13 @@ def pack_ended_weeks(
                 report = pack(settings.raw_dir, partition.region, partition.period)
             except PartitionBusyError as busy:
                 out(f"  FAILED  {busy}")
-                ok = False
+                outcome.busy.append(partition.key)
+            except Exception as error:  # a damaged archive, say: the other weeks still pack
+                out(f"  FAILED  {partition.key}: {type(error).__name__}: {error}")
+                outcome.failed.append(partition.key)
             else:
                 out(f"  packed  {report}")
-    return ok
+    return outcome
 
 
 def parse_season(text: str) -> str:

@@ -4,7 +4,8 @@ A week reloaded every hour leaves about 10 GB of bodies per region on a real-sca
 fraction of that. A week ends at its region's reset, and the sensor loads it a last time then; the
 job packs a week once its newest snapshot is a day old, so a retry or a load by hand soon after the
 reset finds its bodies in place. A rebuild of a packed week leaves it packed; a later load unpacks it
-first, and the next day's run packs it again. A week a run is reading is left for the next day.
+first, and the next day's run packs it again. A week a run is reading is left for the next day; a
+week whose pack fails otherwise (a damaged archive, say) fails the run, once the others are packed.
 """
 
 import os
@@ -29,10 +30,16 @@ def pack_ended_weeks_unloaded_for_a_day(
     context: dg.OpExecutionContext, metawatch: MetawatchResource
 ) -> None:
     settings = metawatch.settings()
-    if not pack_ended_weeks(
+    outcome = pack_ended_weeks(
         settings, list(settings.regions), None, context.log.info, unloaded_for=UNLOADED_FOR
-    ):
+    )
+    if outcome.busy:
         context.log.warning("weeks a run was reading were left; the next day's run packs them")
+    if outcome.failed:
+        raise dg.Failure(
+            f"could not pack {', '.join(outcome.failed)} (see its FAILED line);"
+            " the other ended weeks were packed"
+        )
 
 
 @dg.job(description="Pack the raw bodies of each ended week a day after its last load.")

@@ -17,7 +17,13 @@ from metawatch_dagster.partitions import (
     period_region_partitions,
 )
 from metawatch_dagster.period_registry import periods_to_register
-from metawatch_dagster.raw_archive import EXTRACT_PREFIX, bodies_in_place, is_packed
+from metawatch_dagster.raw_archive import (
+    EXTRACT_PREFIX,
+    archive_path,
+    bodies_in_place,
+    body_files,
+    is_packed,
+)
 from metawatch_dagster.raw_store import (
     MANIFEST_NAME,
     SNAPSHOT_PREFIX,
@@ -353,3 +359,25 @@ def test_pack_packs_the_ended_weeks_and_says_which_it_left_and_why(operator, mon
         True,
         False,
     ]
+
+
+def test_pack_names_a_week_it_could_not_pack_packs_the_next_and_ends_with_1(
+    operator, monkeypatch, capsys
+):
+    settings = operator.settings
+    monkeypatch.setenv("METAWATCH_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("METAWATCH_REGIONS", "us")
+    for period in (1022, 1023):
+        with SnapshotWriter(settings.raw_dir, "us", period) as snapshot:
+            snapshot.add(1, 503, "200", b'{"leading_groups": []}', None, datetime.now(UTC))
+    # A power loss left 1022's archive empty, its bodies still in place.
+    archive_path(settings.raw_dir, "us", 1022).touch()
+    [body] = body_files(settings.raw_dir, "us", 1022)
+    stored = body.read_bytes()
+
+    assert cli.main(["pack"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "  FAILED  1022|us: ReadError: not an lzma file"
+    assert lines[1].startswith("  packed  1023|us: 1 bodies, ")
+    assert is_packed(settings.raw_dir, "us", 1023)
+    assert body_files(settings.raw_dir, "us", 1022) == [body] and body.read_bytes() == stored

@@ -12,7 +12,7 @@ from metawatch_dagster.automation import pack_raw as pack_raw_module
 from metawatch_dagster.automation.pack_raw import pack_raw
 from metawatch_dagster.config import Settings
 from metawatch_dagster.files import atomic_write_json
-from metawatch_dagster.raw_archive import is_packed
+from metawatch_dagster.raw_archive import archive_path, is_packed
 from metawatch_dagster.raw_store import SnapshotWriter
 from metawatch_dagster.reference import ReferenceStore
 from metawatch_dagster.resources import MetawatchResource
@@ -33,14 +33,19 @@ def settings(tmp_path, monkeypatch) -> Settings:
     return settings
 
 
-def run_job() -> list[str]:
-    """The job's log lines, as its run's event log holds them."""
+def run_job(succeeds: bool = True) -> list[str]:
+    """The job's log lines, as its run's event log holds them (for a failed step, its error)."""
     with dg.instance_for_test() as instance:
         result = pack_raw.execute_in_process(
-            instance=instance, resources={"metawatch": MetawatchResource()}
+            instance=instance, resources={"metawatch": MetawatchResource()}, raise_on_error=False
         )
-        assert result.success
-        return [entry.user_message for entry in instance.all_logs(result.run_id)]
+        assert result.success is succeeds
+        return [
+            entry.dagster_event.step_failure_data.error.message
+            if entry.dagster_event and entry.dagster_event.is_step_failure
+            else entry.user_message
+            for entry in instance.all_logs(result.run_id)
+        ]
 
 
 def test_an_ended_week_loaded_within_the_day_is_left_unpacked(settings):
@@ -58,3 +63,22 @@ def test_an_ended_week_a_day_after_its_last_load_is_packed(settings, monkeypatch
     assert is_packed(settings.raw_dir, "us", 1023)
     assert not is_packed(settings.raw_dir, "us", 1024)
     assert any(m.startswith("  packed  1023|us: 1 bodies") for m in messages)
+
+
+def test_a_week_whose_pack_fails_fails_the_run_once_the_other_weeks_are_packed(
+    settings, monkeypatch
+):
+    monkeypatch.setattr(pack_raw_module, "UNLOADED_FOR", timedelta(0))
+    with SnapshotWriter(settings.raw_dir, "us", 1022) as snapshot:
+        snapshot.add(1, 503, "200", b'{"leading_groups": []}', None, datetime.now(UTC))
+    # A power loss left 1022's archive empty, its bodies still in place.
+    archive_path(settings.raw_dir, "us", 1022).touch()
+
+    messages = run_job(succeeds=False)
+    assert is_packed(settings.raw_dir, "us", 1023)
+    assert "  FAILED  1022|us: ReadError: not an lzma file" in messages
+    assert any(m.startswith("  packed  1023|us: 1 bodies") for m in messages)
+    assert any(
+        "could not pack 1022|us (see its FAILED line); the other ended weeks were packed" in m
+        for m in messages
+    )
