@@ -8,11 +8,11 @@ window larger than a body, stores every body after a board's first as little mor
 `<partition>/bodies.tar.xz` holds the bodies decompressed, each under its path without `.gz` and with
 its file's mtime in nanoseconds. The client writes every body as `gzip.compress(body, 1, mtime=0)`,
 so unpacking rebuilds each file byte for byte, with its mtime (the parse cache keys on size and
-mtime), and the manifests never move. A file that is not whole gzip is kept as its own bytes; one
-gzip-compressed some other way comes back with the same body, compressed the client's way. A pack is
-checked member by member against the files and put on disk (fsync) before it takes the archive's name,
-so a power loss cannot leave an empty archive in its place, and the name is on disk before any file is
-removed; an unpack is on disk (`os.sync`) before the archive is removed.
+mtime), and the manifests never move. A file that is not whole gzip (an empty one too) is kept as its
+own bytes; one gzip-compressed some other way comes back with the same body, compressed the client's
+way. A pack is checked member by member against the files and put on disk (fsync) before it takes the
+archive's name, so a power loss cannot leave an empty archive in its place, and the name is on disk
+before any file is removed; an unpack is on disk (`os.sync`) before the archive is removed.
 
 Readers of a partition's bodies hold its lock shared; packing takes it exclusively and refuses while a
 reader holds it. The fetch, which adds a snapshot, unpacks the partition in place first. The parse
@@ -50,6 +50,7 @@ MTIME_NS = "METAWATCH.mtime_ns"  # the pax header holding a body file's mtime in
 # the long matches between bodies, not the effort spent within one, make the ratio.
 XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 32 << 20}]
 BODY_SUFFIX = ".json.gz"
+GZIP_MAGIC = b"\x1f\x8b"
 EXTRACT_PREFIX = ".extracted-"  # a parse's copy of a packed partition's bodies
 
 
@@ -273,7 +274,9 @@ def _write_archive(temp: Path, root: Path, files: list[Path]) -> None:
 
 
 def _body_of(stored: bytes) -> bytes | None:
-    """The body a gzip file holds; None when it does not decompress whole."""
+    """The body a gzip file holds; None when it is not gzip or does not decompress whole."""
+    if not stored.startswith(GZIP_MAGIC):
+        return None  # gzip.decompress(b"") gives b"", which would bring an empty file back as gzip
     try:
         return gzip.decompress(stored)
     except (OSError, EOFError, zlib.error):

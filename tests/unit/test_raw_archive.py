@@ -96,6 +96,20 @@ def test_a_packed_partition_comes_back_with_every_body_and_its_mtime(tmp_path):
     assert other_bytes == gzip.compress(content, 1, mtime=0)
 
 
+def test_an_empty_body_file_and_one_of_other_bytes_come_back_as_they_were(tmp_path):
+    """A damaged body file, emptied or holding bytes other than gzip, comes back byte for byte, so
+    that a rebuild reads the same damage."""
+    write_week(tmp_path)
+    emptied, error_page, _, _ = body_files(tmp_path, REGION, PERIOD)
+    emptied.write_bytes(b"")
+    error_page.write_bytes(b"<html>502 Bad Gateway</html>")
+    before = files_on_disk(tmp_path)
+
+    pack(tmp_path, REGION, PERIOD)
+    with bodies_in_place(tmp_path, REGION, PERIOD):
+        assert files_on_disk(tmp_path) == before
+
+
 def test_a_304_finds_its_board_held_intact_after_an_unpack(tmp_path):
     write_week(tmp_path)
     held = held_boards(tmp_path, REGION, PERIOD)
