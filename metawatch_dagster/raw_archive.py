@@ -14,12 +14,12 @@ way. A pack is checked member by member against the files and put on disk (fsync
 archive's name, so a power loss cannot leave an empty archive in its place, and the name is on disk
 before any file is removed; an unpack is on disk (`os.sync`) before the archive is removed.
 
-Readers of a partition's bodies hold its lock shared; packing takes it exclusively and refuses while a
-reader holds it. The fetch, which adds a snapshot, unpacks the partition in place first. The parse
-reads a packed partition from a copy of its bodies extracted beside the archive for that parse alone
-(`.extracted-*`, removed after it; one a dead run left, by the next reader or the daily pack), so
-rebuilding packed weeks does not unpack them: at ~10 GB a region-week, a rebuild of a season would
-fill the disk.
+Readers of a partition's bodies hold its lock shared; packing takes it exclusively and refuses while
+a reader holds it, and, holding it, removes the temp snapshots killed fetches left. The fetch, which
+adds a snapshot, unpacks the partition in place first. The parse reads a packed partition from a copy
+of its bodies extracted beside the archive for that parse alone (`.extracted-*`, removed after it; one
+a dead run left, by the next reader or the daily pack), so rebuilding packed weeks does not unpack
+them: at ~10 GB a region-week, a rebuild of a season would fill the disk.
 """
 
 from __future__ import annotations
@@ -41,7 +41,12 @@ from pathlib import Path
 from typing import TextIO
 
 from metawatch_dagster.files import sync_to_disk
-from metawatch_dagster.raw_store import GZIP_LEVEL, list_snapshots, partition_dir
+from metawatch_dagster.raw_store import (
+    GZIP_LEVEL,
+    list_snapshots,
+    partition_dir,
+    remove_stale_temp_dirs,
+)
 
 ARCHIVE_NAME = "bodies.tar.xz"
 LOCK_NAME = ".bodies.lock"
@@ -66,12 +71,18 @@ class PackReport:
     bytes_before: int  # the body files' size on disk
     bytes_after: int  # the archive's
     seconds: float
+    unfinished_snapshots: int  # the temp snapshots of killed fetches, removed
 
     def __str__(self) -> str:
+        removed = (
+            f" (removed {self.unfinished_snapshots} unfinished snapshots a killed fetch left)"
+            if self.unfinished_snapshots
+            else ""
+        )
         return (
             f"{self.period}|{self.region}: {self.bodies} bodies,"
             f" {self.bytes_before / 1e6:.1f} MB -> {self.bytes_after / 1e6:.1f} MB"
-            f" in {self.seconds:.1f}s"
+            f" in {self.seconds:.1f}s{removed}"
         )
 
 
@@ -190,7 +201,8 @@ def body_files(raw_dir: Path, region: str, period: int) -> list[Path]:
 
 
 def pack(raw_dir: Path, region: str, period: int) -> PackReport:
-    """Pack the partition's bodies into its archive, check it, then remove the body files."""
+    """Pack the partition's bodies into its archive, check it, then remove the body files, and the
+    temp snapshots killed fetches left: a week that has ended gets no fetch to remove them."""
     started = time.monotonic()
     root = partition_dir(raw_dir, region, period)
     with _lock_file(root) as lock:
@@ -201,6 +213,8 @@ def pack(raw_dir: Path, region: str, period: int) -> PackReport:
                 f"{period}|{region}: a run is reading or writing its bodies; pack it once that"
                 " run has ended"
             ) from None
+        # A fetch holds the lock shared while it writes, so every temp snapshot now is a dead one's.
+        unfinished = remove_stale_temp_dirs(root, older_than_seconds=0)
         unpack(raw_dir, region, period)  # an earlier pack's archive: pack it all anew
         files = body_files(raw_dir, region, period)
         if not files:
@@ -221,7 +235,7 @@ def pack(raw_dir: Path, region: str, period: int) -> PackReport:
             path.unlink()
     return PackReport(
         region, int(period), len(files), bytes_before, archive.stat().st_size,
-        time.monotonic() - started,
+        time.monotonic() - started, unfinished,
     )  # fmt: skip
 
 

@@ -8,7 +8,8 @@
 Bodies are stored exactly as received (gzip level 1, never parsed here). The manifest lists every board
 of the fetch with its status; a 304 points `body` at the file of the last snapshot that had the board,
 so every body a manifest names exists. A snapshot is built in a hidden temp directory and renamed into
-place when complete: readers never see half of one, and a crash leaves only a temp dir, cleaned later.
+place when complete: readers never see half of one, and a crash leaves only a temp dir, removed by the
+partition's next fetch once a day old, or by the pack of its ended week.
 Each file is on disk (fsync) before the rename and the rename before the writer returns, so a power
 loss cannot leave a snapshot whose bodies came back empty, nor take back one already committed.
 """
@@ -134,9 +135,12 @@ def snapshot_started_at(snapshot_dir: Path) -> datetime:
     return datetime.strptime(snapshot_id, SNAPSHOT_ID_FORMAT).replace(tzinfo=UTC)
 
 
-def remove_stale_temp_dirs(partition: Path, older_than_seconds: float = STALE_TEMP_SECONDS) -> None:
+def remove_stale_temp_dirs(partition: Path, older_than_seconds: float = STALE_TEMP_SECONDS) -> int:
+    """Remove the partition's temp dirs older than `older_than_seconds`, which a writer that died
+    left; returns how many."""
     if not partition.is_dir():
-        return
+        return 0
+    removed = 0
     cutoff = time.time() - older_than_seconds
     for path in partition.iterdir():
         if not path.name.startswith(TEMP_PREFIX):
@@ -147,6 +151,8 @@ def remove_stale_temp_dirs(partition: Path, older_than_seconds: float = STALE_TE
             continue  # a live writer of the partition committed or discarded it since the listing
         if modified < cutoff:
             shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _http_date(value: str | datetime | None) -> str | None:

@@ -110,6 +110,21 @@ def test_an_empty_body_file_and_one_of_other_bytes_come_back_as_they_were(tmp_pa
         assert files_on_disk(tmp_path) == before
 
 
+def test_a_pack_removes_the_unfinished_snapshot_a_killed_fetch_left(tmp_path):
+    write_week(tmp_path)
+    before = files_on_disk(tmp_path)
+    unfinished = partition_dir(tmp_path, REGION, PERIOD) / ".tmp-snapshot=20261207T150000Z-killed"
+    (unfinished / "boards").mkdir(parents=True)
+    (unfinished / "boards" / "cr1_d503.json.gz").write_bytes(gzip.compress(board_body(103)))
+
+    report = pack(tmp_path, REGION, PERIOD)
+    assert not unfinished.exists()
+    assert report.unfinished_snapshots == 1
+    assert str(report).endswith(" (removed 1 unfinished snapshots a killed fetch left)")
+    with bodies_in_place(tmp_path, REGION, PERIOD):
+        assert files_on_disk(tmp_path) == before
+
+
 def test_a_304_finds_its_board_held_intact_after_an_unpack(tmp_path):
     write_week(tmp_path)
     held = held_boards(tmp_path, REGION, PERIOD)
