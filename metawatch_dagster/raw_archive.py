@@ -57,6 +57,9 @@ XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 32 << 20}]
 BODY_SUFFIX = ".json.gz"
 GZIP_MAGIC = b"\x1f\x8b"
 EXTRACT_PREFIX = ".extracted-"  # a parse's copy of a packed partition's bodies
+STAGING_PREFIX = ".extracting-"  # an extract's folder until it is locked
+# A staging folder lives for a few syscalls, unlocked for some: one this old is a dead reader's.
+ABANDONED_STAGING_SECONDS = 3600
 
 
 class PartitionBusyError(RuntimeError):
@@ -139,13 +142,13 @@ def bodies_to_read(raw_dir: Path, region: str, period: int) -> Iterator[tuple[Pa
 
 @contextlib.contextmanager
 def _extract_folder(root: Path) -> Iterator[Path]:
-    """A new folder for an extract, locked while its reader lives: made under a name no sweep
-    looks at, locked, then renamed, so a sweep never meets it unlocked."""
-    staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=root))
+    """A new folder for an extract, locked while its reader lives: made under a staging name,
+    locked, then renamed, so a sweep never meets a live extract unlocked."""
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
     descriptor = os.open(staging, os.O_RDONLY)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
-        folder = staging.with_name(EXTRACT_PREFIX + staging.name.removeprefix(".extracting-"))
+        folder = staging.with_name(EXTRACT_PREFIX + staging.name.removeprefix(STAGING_PREFIX))
         os.rename(staging, folder)
         try:
             yield folder
@@ -164,18 +167,22 @@ def remove_abandoned_extracts(raw_dir: Path, region: str, period: int) -> int:
 
 
 def _remove_abandoned_extracts(root: Path) -> int:
-    """Remove the extracts whose reader died before removing them: their lock is free."""
+    """Remove the extracts whose reader died before removing them: their lock is free; and the
+    staging folders a reader died with before renaming them: their lock is free and they are old."""
     removed = 0
-    for folder in root.glob(f"{EXTRACT_PREFIX}*"):
+    cutoff = time.time() - ABANDONED_STAGING_SECONDS
+    for folder in [*root.glob(f"{EXTRACT_PREFIX}*"), *root.glob(f"{STAGING_PREFIX}*")]:
         try:
             descriptor = os.open(folder, os.O_RDONLY)
         except FileNotFoundError:
-            continue  # its reader, or another sweep, removed it
+            continue  # its reader, or another sweep, removed it, or a reader renamed it
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             continue  # a reader is using it
         else:
+            if folder.name.startswith(STAGING_PREFIX) and os.fstat(descriptor).st_mtime > cutoff:
+                continue  # a reader may be about to lock it
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
         finally:

@@ -8,6 +8,7 @@ import gzip
 import io
 import os
 import tarfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from metawatch_dagster.raw_archive import (
     body_files,
     is_packed,
     pack,
+    remove_abandoned_extracts,
     unpack,
 )
 from metawatch_dagster.raw_store import MANIFEST_NAME, SnapshotWriter, held_boards, partition_dir
@@ -203,6 +205,20 @@ def test_a_packed_partition_is_read_from_an_extract_and_stays_packed(tmp_path):
             pack(tmp_path, REGION, PERIOD)
     assert not folder.exists()
     assert files_on_disk(tmp_path) == packed and is_packed(tmp_path, REGION, PERIOD)
+
+
+def test_a_staging_folder_a_reader_died_with_is_removed_once_an_hour_old(tmp_path):
+    write_week(tmp_path)
+    pack(tmp_path, REGION, PERIOD)
+    root = partition_dir(tmp_path, REGION, PERIOD)
+    abandoned, fresh = root / ".extracting-dead", root / ".extracting-starting"
+    abandoned.mkdir()
+    fresh.mkdir()
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(abandoned, (two_hours_ago, two_hours_ago))
+
+    assert remove_abandoned_extracts(tmp_path, REGION, PERIOD) == 1
+    assert not abandoned.exists() and fresh.is_dir()
 
 
 def test_a_partition_not_packed_is_read_in_place(tmp_path):
