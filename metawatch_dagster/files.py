@@ -12,21 +12,24 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace the file with `data`: a crash or a power loss leaves the old bytes or the new, never
-    an empty or partial file, and the new are on disk once it returns."""
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace the file with `data`: a crash leaves the old bytes or the new, never a partial file.
+    When `durable`, a power loss does too, and the new bytes are on disk once it returns; otherwise
+    a power loss may leave the file empty."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    sync_to_disk(path.parent)
+    if durable:
+        sync_to_disk(path.parent)
 
 
 def sync_to_disk(path: Path) -> None:
