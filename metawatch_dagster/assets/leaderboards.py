@@ -200,9 +200,16 @@ def leaderboard_tables(
         result = parse_partition(
             con, settings.raw_dir, key.region, key.period, config.full, bodies_root
         )
-        reloaded = reload_if_behind(
-            con, metawatch.reference(), list(settings.regions), key.region, key.period
-        )
+        try:
+            reloaded = reload_if_behind(
+                con, metawatch.reference(), list(settings.regions), key.region, key.period
+            )
+        except ReferenceMissing as missing:  # another region's files: the parse is stored already
+            reloaded = None
+            context.log.warning(
+                f"the ref_* tables do not list period {key.period} of {key.region} and could not"
+                f" be reloaded: {missing}; the next reference refresh loads them"
+            )
         checks = run_checks(con, key.region, key.period)
         current = metawatch.reference().periods(key.region)["current_period"]
         dropped = drop_cache_before(con, key.region, current)

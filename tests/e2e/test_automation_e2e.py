@@ -13,6 +13,7 @@ from metawatch_dagster.assets.reference import ref_tables, reference_files
 from metawatch_dagster.automation.current_period import current_period_hourly
 from metawatch_dagster.automation.new_periods import new_periods
 from metawatch_dagster.partitions import partition_key
+from metawatch_dagster.reference import ReferenceStore
 from metawatch_dagster.resources import MetawatchResource
 from metawatch_dagster.sandbox import Sandbox, SandboxConfig
 
@@ -112,16 +113,13 @@ def test_sensor_registers_only_the_region_that_reset(sandbox, resources, instanc
     assert isinstance(evaluate(instance, resources, after_us_reset.cursor), dg.SkipReason)
 
 
-def test_the_load_of_a_week_just_started_brings_the_reference_tables_up_to_it(
-    sandbox, resources, instance, data_dir
-):
-    load_reference(instance, resources)
+def load_a_week_just_started_in_the_us(sandbox, resources, instance) -> tuple[int, list[str]]:
+    """Move the clock past the US reset and load the new week; its period and the run's log."""
     current = sandbox.current_period("us")
     started = next(start for p, start, _ in sandbox.periods("us") if p == current)
     sandbox.clock.set(started + timedelta(weeks=1, minutes=5))
     assert sandbox.current_period("us") == current + 1
     instance.add_dynamic_partitions("period", [str(current + 1)])
-
     result = dg.materialize(
         [leaderboard_pages, leaderboard_tables],
         partition_key=partition_key(current + 1, "us"),
@@ -129,20 +127,52 @@ def test_the_load_of_a_week_just_started_brings_the_reference_tables_up_to_it(
         resources=resources,
     )
     assert result.success
-    messages = [event.message or "" for event in instance.all_logs(result.run_id)]
+    return current + 1, [event.message or "" for event in instance.all_logs(result.run_id)]
+
+
+def us_periods_in_the_ref_tables(data_dir) -> tuple[int]:
+    with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
+        return con.execute("SELECT max(period) FROM ref_periods WHERE region = 'us'").fetchone()
+
+
+def test_the_load_of_a_week_just_started_brings_the_reference_tables_up_to_it(
+    sandbox, resources, instance, data_dir
+):
+    load_reference(instance, resources)
+    new_week, messages = load_a_week_just_started_in_the_us(sandbox, resources, instance)
+    current = new_week - 1
     assert any(
         f"the ref_* tables did not list period {current + 1} of us: reloaded them" in message
         for message in messages
     ), messages
     with duckdb.connect(str(data_dir / "metawatch.duckdb"), read_only=True) as con:
-        periods = con.execute("SELECT max(period) FROM ref_periods WHERE region = 'us'").fetchone()
         seasons = con.execute(
             "SELECT count(*) FROM ref_seasons WHERE region = 'us' AND $period BETWEEN first_period"
             " AND last_period",
             {"period": current + 1},
         ).fetchone()
-    assert periods == (current + 1,)
+    assert us_periods_in_the_ref_tables(data_dir) == (current + 1,)
     assert seasons == (1,), "the new week has its season"
+
+
+def test_a_region_without_reference_files_leaves_the_tables_behind_but_the_load_stored(
+    sandbox, resources, instance, data_dir
+):
+    load_reference(instance, resources)
+    ReferenceStore(data_dir / "reference").periods_path("eu").unlink()
+    new_week, messages = load_a_week_just_started_in_the_us(sandbox, resources, instance)
+    assert any(
+        message.startswith(
+            f"the ref_* tables do not list period {new_week} of us and could not be reloaded:"
+            " periods of eu not fetched yet ("
+        )
+        and message.endswith("; the next reference refresh loads them")
+        for message in messages
+    ), messages
+    assert us_periods_in_the_ref_tables(data_dir) == (new_week - 1,)
+    assert read_partition(data_dir / "metawatch.duckdb", "us", new_week) == truth_rows(
+        sandbox.truth("us", new_week)
+    )
 
 
 def test_schedule_tick_loads_each_current_period_and_then_only_new_runs(
