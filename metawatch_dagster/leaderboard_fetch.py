@@ -78,13 +78,15 @@ def count_entries(body: bytes) -> int:
 
 
 @contextmanager
-def _fetch_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+def _fetch_pool(workers: int, client: BlizzardClient) -> Iterator[ThreadPoolExecutor]:
     """A thread pool that, when its block raises (Ctrl-C, a run terminated, a full disk), drops the
-    boards still queued instead of fetching every one of them for a snapshot that is discarded."""
+    boards still queued and stops the client's requests not yet sent, instead of fetching them (after
+    up to an hour's wait for the quota) for a snapshot that is discarded."""
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
     try:
         yield pool
     except BaseException:
+        client.stop()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -121,7 +123,7 @@ def fetch_partition(
                 return board, None, str(error)
             return board, response, None
 
-        with _fetch_pool(workers) as pool:
+        with _fetch_pool(workers, client) as pool:
             futures = [pool.submit(fetch_one, board) for board in boards]
             for done, future in enumerate(as_completed(futures), start=1):
                 (cr_id, dungeon_id), response, error = future.result()

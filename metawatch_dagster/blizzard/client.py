@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,7 +25,7 @@ from metawatch_dagster.blizzard.bodies import (
     check_json_object_shape,
     parse_json_object,
 )
-from metawatch_dagster.blizzard.errors import BlizzardError, NotFound
+from metawatch_dagster.blizzard.errors import BlizzardError, NotFound, Stopped
 from metawatch_dagster.blizzard.quota import QuotaLimiter
 from metawatch_dagster.blizzard.recorder import Recorder
 from metawatch_dagster.blizzard.stats import ClientStats, StatsRecorder
@@ -98,9 +98,10 @@ class BlizzardClient:
         locale: str = "en_US",
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
     ):
-        """``limiter`` None means no client-side quota (only for tests against a local stub)."""
+        """``limiter`` None means no client-side quota (only for tests against a local stub);
+        ``sleep`` None waits between retries on the client's own event, which `stop` ends."""
         if not client_id or not client_secret:
             raise ValueError("BlizzardClient needs a client id and a client secret")
         self.api_url = api_url
@@ -112,7 +113,8 @@ class BlizzardClient:
         self.locale = locale
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        self._sleep = sleep or self._stopping.wait
         self._random = random.Random()
         self._stats = StatsRecorder()
         self._session = requests.Session()
@@ -153,6 +155,14 @@ class BlizzardClient:
 
     def close(self) -> None:
         self._session.close()
+
+    def stop(self) -> None:
+        """Give up every request not sent yet, those waiting for a quota slot or a retry
+        included (they raise Stopped): the caller abandons them, and they would otherwise spend
+        the quota, after up to an hour's wait, on answers nobody reads."""
+        self._stopping.set()
+        if self.limiter is not None:
+            self.limiter.stop()
 
     @property
     def stats(self) -> ClientStats:
@@ -247,6 +257,8 @@ class BlizzardClient:
         url = self._url(region, path, namespace)
         reason = "not attempted"
         for attempt in range(1, self.max_retries + 2):
+            if self._stopping.is_set():
+                raise Stopped(f"GET {url} was given up: the client was stopped")
             try:
                 reply = self._attempt(url, validate, if_modified_since, attempt)
             except _Retry as retry:

@@ -17,3 +17,10 @@ class CredentialsRejected(RuntimeError):
     Not a BlizzardError: no request can succeed until the settings change, so code that records a
     failed request and carries on (a fetch's per-board handling) must not absorb it.
     """
+
+
+class Stopped(RuntimeError):
+    """A request given up before it was sent: its client was told to stop (an interrupted fetch).
+
+    Not a BlizzardError, for the same reason as CredentialsRejected.
+    """

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from metawatch_dagster.blizzard.errors import Stopped
 from metawatch_dagster.files import atomic_write_bytes
 
 log = logging.getLogger("metawatch.blizzard")
@@ -90,8 +91,9 @@ class QuotaLimiter:
         burst_headroom: float = 0.02,
         window_margin_s: float = 0.03,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
     ):
+        """``sleep`` None waits on the limiter's own event, which `stop` ends at once."""
         if per_second < 1 or per_hour < 1:
             raise ValueError("per_second and per_hour must be at least 1")
         if not 0 <= leave_per_hour < per_hour:
@@ -107,7 +109,8 @@ class QuotaLimiter:
         self._state_path = self.state_dir / f"{name}.json"
         self._lock_path = self.state_dir / f"{name}.lock"
         self._clock = clock
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        self._sleep = sleep or self._stopping.wait
         self._gate = threading.Lock()
 
     def __repr__(self) -> str:
@@ -126,6 +129,8 @@ class QuotaLimiter:
         started = self._clock()
         with self._gate:
             while True:
+                if self._stopping.is_set():
+                    raise Stopped("the quota wait was stopped: the requests are no longer wanted")
                 with self._transaction() as state:
                     now = self._clock()
                     slot = self._next_slot(state, now)
@@ -142,6 +147,12 @@ class QuotaLimiter:
                     )
                 self._sleep(slot - now)
         return now - started
+
+    def stop(self) -> None:
+        """End every wait for a slot at once, and refuse every later one (raising Stopped): the
+        caller abandons the requests (an interrupted fetch), which would otherwise wait for the
+        hour's quota to spend it on nothing."""
+        self._stopping.set()
 
     def refused(self, retry_after_s: float) -> None:
         """After a 429: hold every sharer of this state off for ``retry_after_s`` (at most

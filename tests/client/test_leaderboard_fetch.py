@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
 from stub_api import CLIENT_ID, StubApi, answer, slow
 
-from metawatch_dagster.blizzard import BlizzardClient, CredentialsRejected
+from metawatch_dagster.blizzard import BlizzardClient, CredentialsRejected, QuotaLimiter, Stopped
 from metawatch_dagster.leaderboard_fetch import NoBoardAnswered, fetch_partition
 from metawatch_dagster.raw_store import list_snapshots, partition_dir, read_manifest
 from metawatch_dagster.reference import BoardPlan, Dungeon
@@ -111,3 +112,35 @@ def test_a_token_holding_a_newline_is_refused_and_never_shown(
     assert not [record for record in caplog.records if malformed in record.getMessage()]
     [snapshot] = list_snapshots(tmp_path, "us", 7)
     assert malformed not in (snapshot / "manifest.json").read_text()
+
+
+def test_an_interrupt_ends_the_waits_for_the_hour_s_quota_and_sends_nothing_more(
+    stub: StubApi, make_client, tmp_path: Path
+):
+    stub.fallback = answer(body=BOARD_BODY)
+    limiter = QuotaLimiter(tmp_path / "state", per_hour=3)  # the fourth send waits about an hour
+    client = make_client(limiter=limiter)
+    outcome: list[BaseException] = []
+
+    def interrupt_at_the_second_board(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    def fetch() -> None:
+        try:
+            fetch_partition(
+                client, tmp_path / "raw", board_plan(8), workers=8,
+                progress=interrupt_at_the_second_board,
+            )  # fmt: skip
+        except BaseException as error:
+            outcome.append(error)
+
+    fetching = threading.Thread(target=fetch, daemon=True)
+    fetching.start()
+    fetching.join(timeout=60)
+    assert not fetching.is_alive(), "the interrupted fetch still waits for the hour's quota"
+    assert [type(error) for error in outcome] == [KeyboardInterrupt]
+    assert len(stub.api_requests()) == 3
+    assert list(partition_dir(tmp_path / "raw", "us", 7).iterdir()) == []
+    with pytest.raises(Stopped):
+        limiter.acquire()
