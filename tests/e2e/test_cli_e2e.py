@@ -19,6 +19,8 @@ from .commands import metawatch, sandbox_env
 from .warehouse_rows import read_partition, truth_rows
 
 
+# Seven commands, each a process of its own: about 2.5 minutes here, more on a loaded machine.
+@pytest.mark.timeout(600)
 def test_load_pack_then_rebuild_through_the_instance(tmp_path, data_dir):
     home = tmp_path / "home"
     raw, warehouse = data_dir / "raw", data_dir / "metawatch.duckdb"
