@@ -21,7 +21,7 @@ from metawatch_dagster.parsing.sql import ENTRY_DDL, FOLDED_DDL
 from metawatch_dagster.warehouse import transaction
 
 # Bump whenever what is cached changes (columns, reasons, run_id, validation rules, tables).
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 SCHEMA = "parse_cache"
 
 _KEY = (

@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from metawatch_dagster.contract import FULL_BOARD_ENTRIES
 
 MAX_KEYSTONE_LEVEL = 40
+# The contract keeps rankings, realm ids and spec ids as INTEGER, and completion times as TIMESTAMP: a
+# value past these would fail the partition's write, so its entry is quarantined instead.
+MAX_INTEGER = 2**31 - 1
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999
 PERIOD_SLACK_MS = 24 * 3600 * 1000
 HTTP_DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
 RUN_MEMBERS = 5
@@ -253,10 +257,11 @@ _REASON = f"""CASE
         WHEN body_period <> $period THEN 'wrong_period'
         WHEN map_challenge_mode_id <> dungeon_id THEN 'wrong_dungeon'
         WHEN g IS NULL THEN 'not_an_object'
-        WHEN g.ranking IS NULL OR g.ranking < 1 THEN 'bad_ranking'
+        WHEN g.ranking IS NULL OR g.ranking NOT BETWEEN 1 AND {MAX_INTEGER} THEN 'bad_ranking'
         WHEN g.completed_timestamp IS NULL THEN 'missing_completed_timestamp'
         WHEN g.completed_timestamp < period_start_timestamp - {PERIOD_SLACK_MS}
           OR g.completed_timestamp > period_end_timestamp + {PERIOD_SLACK_MS}
+          OR g.completed_timestamp NOT BETWEEN 0 AND {MAX_TIMESTAMP_MS}
             THEN 'completed_outside_period'
         WHEN g.duration IS NULL OR g.duration <= 0 THEN 'bad_duration'
         WHEN g.keystone_level IS NULL OR g.keystone_level NOT BETWEEN 2 AND {MAX_KEYSTONE_LEVEL}
@@ -266,9 +271,15 @@ _REASON = f"""CASE
     _any_member(
         "g.members[{i}] IS NULL OR g.members[{i}].profile.id IS NULL"
         " OR g.members[{i}].profile.realm.id IS NULL"
+        f" OR g.members[{{i}}].profile.realm.id NOT BETWEEN 1 AND {MAX_INTEGER}"
     )
 } THEN 'member_without_id'
-        WHEN {_any_member("g.members[{i}].specialization.id IS NULL")} THEN 'member_without_spec'
+        WHEN {
+    _any_member(
+        "g.members[{i}].specialization.id IS NULL"
+        f" OR g.members[{{i}}].specialization.id NOT BETWEEN 1 AND {MAX_INTEGER}"
+    )
+} THEN 'member_without_spec'
         WHEN {
     " OR ".join(f"k[{i}] = k[{i + 1}]" for i in range(1, RUN_MEMBERS))
 } THEN 'duplicate_member'

@@ -309,6 +309,44 @@ def test_malformed_board_loads_good_entries_and_quarantines_the_rest(
     assert json.loads(raw)["body"].endswith("boards/cr1401_d199.json.gz")
 
 
+def test_numbers_the_contract_cannot_hold_quarantine_their_entry_not_the_partition(
+    raw_dir: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    doc = fixture_doc(TRIMMED_EU)
+    good = doc["leading_groups"][0]
+    too_big = 2**31  # rankings, realm ids and spec ids are INTEGER in the contract
+
+    def variant(offset: int) -> dict:
+        entry = json.loads(json.dumps(good))
+        entry["duration"] += offset  # a different run than the good one
+        return entry
+
+    bad = {
+        "bad_ranking": variant(1),
+        "member_without_id": variant(2),
+        "member_without_spec": variant(3),
+    }
+    bad["bad_ranking"]["ranking"] = too_big
+    bad["member_without_id"]["members"][0]["profile"]["realm"]["id"] = too_big
+    bad["member_without_spec"]["members"][1]["specialization"]["id"] = too_big
+    doc["leading_groups"] = [good, *bad.values()]
+    unbounded = fixture_doc(TRIMMED_EU)  # a body without its period's bounds
+    del unbounded["period_start_timestamp"], unbounded["period_end_timestamp"]
+    unbounded["leading_groups"][0]["completed_timestamp"] = 2**62
+    write_snapshot(
+        raw_dir, *EU, [(CR, DUNGEON, "200", encode(doc)), (1401, DUNGEON, "200", encode(unbounded))]
+    )
+
+    result = parse_partition(con, raw_dir, *EU)
+
+    assert result.rejected == {**dict.fromkeys(bad, 1), "completed_outside_period": 1}
+    assert result.rows["runs"] == 3  # the good entry, and the other two of the unbounded body
+    quarantined = rows(
+        con, "SELECT reason, raw FROM rejected_entries WHERE connected_realm_id = 1305"
+    )
+    assert {reason: json.loads(raw) for reason, raw in quarantined} == bad
+
+
 def test_unknown_and_empty_names_are_kept_and_flagged(
     raw_dir: Path, con: duckdb.DuckDBPyConnection
 ) -> None:
