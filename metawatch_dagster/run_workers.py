@@ -103,8 +103,12 @@ def worker_tags(worker: Worker, run_id: str) -> dict[str, str]:
 
 def worker_of(run: dg.DagsterRun) -> Worker | None:
     """The process recorded as executing `run`; None when none is, or when the tag was copied from
-    another run."""
-    recorded, _, run_id = (run.tags.get(WORKER_TAG) or "").rpartition("|")
+    another run. A tag without a run id, written before tags named their run, is taken as this
+    run's: a run such a process left unfinished would otherwise hold its pool slots for good."""
+    tag = run.tags.get(WORKER_TAG) or ""
+    if (unnamed := Worker.from_tag(tag)) is not None:
+        return unnamed
+    recorded, _, run_id = tag.rpartition("|")
     return Worker.from_tag(recorded) if run_id == run.run_id else None
 
 

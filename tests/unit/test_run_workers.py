@@ -22,6 +22,7 @@ from metawatch_dagster.instance_home import TEMPLATE
 from metawatch_dagster.operations import Operator
 from metawatch_dagster.run_launcher import HealthCheckingRunLauncher
 from metawatch_dagster.run_workers import (
+    WORKER_TAG,
     Worker,
     fail_runs_of_gone_workers,
     pool_holders,
@@ -148,6 +149,14 @@ def test_a_retry_not_yet_executing_is_not_failed_for_the_process_its_tags_were_c
     assert worker_of(instance.get_run_by_id(retry)) is None
     assert fail_runs_of_gone_workers(instance) == []
     assert instance.get_run_by_id(retry).status == STARTING
+
+
+def test_a_run_tagged_before_tags_named_their_run_is_still_failed_once_its_process_ended(
+    instance,
+):
+    dead = add_run_in_pool(instance, {WORKER_TAG: ended_worker().tag()}, "leaderboard_tables")
+    assert [run.run_id for run in fail_runs_of_gone_workers(instance)] == [dead]
+    assert pool_holders(instance, "duckdb") == []
 
 
 def test_a_command_fails_dead_runs_and_names_the_live_ones_holding_a_pool(instance, tmp_path):
