@@ -15,7 +15,12 @@ from datetime import timedelta
 
 import dagster as dg
 
-from metawatch_dagster.automation import PENDING, SENSOR_INTERVAL_SECONDS, sensor_status
+from metawatch_dagster.automation import (
+    PENDING,
+    SENSOR_INTERVAL_SECONDS,
+    pending_run,
+    sensor_status,
+)
 from metawatch_dagster.jobs import PUBLISH_JOB, publish_job
 
 SETTLE = timedelta(seconds=int(os.environ.get("METAWATCH_PUBLISH_SETTLE", "300")))
@@ -42,9 +47,10 @@ def _partition_runs(instance: dg.DagsterInstance, statuses: list[dg.DagsterRunSt
 )
 def publish_after_builds(context: dg.SensorEvaluationContext):
     instance = context.instance
+    publishing = pending_run(instance, job_name=PUBLISH_JOB)
+    if publishing:
+        return dg.SkipReason(f"run {publishing.run_id[:8]} is publishing")
     publishes = instance.get_run_records(filters=dg.RunsFilter(job_name=PUBLISH_JOB), limit=1)
-    if publishes and publishes[0].dagster_run.status in PENDING:
-        return dg.SkipReason(f"run {publishes[0].dagster_run.run_id[:8]} is publishing")
     # A run's end time, not its update time: the run storage keeps the latter to the second.
     since = publishes[0].create_timestamp.timestamp() if publishes else 0.0
     built = [
